@@ -1,0 +1,20 @@
+# ecgap: longitudinal training fMRI analysis (after Klimecki et al. 2014).
+# Wiring only: the analysis lives in the ecgap library under scripts/ecgap/.
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/simulate.smk"
+include: "rules/ingest.smk"
+
+
+rule all:
+    input:
+        get_final_outputs(),
+    default_target: True

@@ -1,0 +1,101 @@
+# Helpers, validated sample sheets and input functions shared by all rules.
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
+
+from ecgap.bids import Layout, canonical_run_paths, check_complete, index_runs
+from ecgap.config import validate_config
+from ecgap.ingest import read_participants
+from ecgap.io import InputError
+from ecgap.simulate_behaviour import missing_memory_subjects, study_from_config
+
+validate_config(config, Path(workflow.basedir) / "config/schema/config.schema.yaml")
+
+DATA = config["data"]
+SIM = config["simulate"]
+SESSIONS = list(DATA["sessions"])
+RESULTS = "results"
+SIM_ROOT = f"{RESULTS}/simulated"
+
+wildcard_constraints:
+    subject="[a-zA-Z0-9]+",
+    session="[a-zA-Z0-9]+",
+
+
+def _layout():
+    if DATA["source"] == "simulate":
+        return Layout(Path(f"{SIM_ROOT}/bids"), Path(f"{SIM_ROOT}/derivatives/fmriprep"),
+                      DATA["task"], DATA["space"])
+    for key in ("bids_dir", "fmriprep_dir"):
+        if not DATA[key]:
+            raise InputError(f"config key data.{key}", "required when data.source is 'bids'")
+    return Layout(Path(DATA["bids_dir"]), Path(DATA["fmriprep_dir"]), DATA["task"],
+                  DATA["space"])
+
+
+LAYOUT = _layout()
+
+if DATA["source"] == "simulate":
+    STUDY = study_from_config(config)
+    SUBJECTS = STUDY.subjects
+    RUN_FILES = {(s, ses): canonical_run_paths(LAYOUT, s, ses)
+                 for s in SUBJECTS for ses in SESSIONS}
+    MEMORY_FILES = [LAYOUT.beh_file(s, ses, DATA["memory"]["task"])
+                    for s in SUBJECTS if f"sub-{s}" not in missing_memory_subjects(STUDY)
+                    for ses in SESSIONS]
+else:
+    # Real data: validate the layout now, so a missing session or file fails before any job.
+    _participants = read_participants(LAYOUT.bids_dir / "participants.tsv", DATA["groups"],
+                                      DATA["covariates"])
+    SUBJECTS = list(_participants["subject"])
+    _runs = index_runs(LAYOUT)
+    check_complete(_runs, LAYOUT, SUBJECTS, SESSIONS)
+    if _runs.duplicated(["subject", "session"]).any():
+        _dup = _runs[_runs.duplicated(["subject", "session"])].iloc[0]
+        raise InputError(_dup["events"], "more than one run per session: ecgap models one "
+                                         f"run of task {DATA['task']!r} per session")
+    RUN_FILES = {(r.subject, r.session): {k: Path(getattr(r, k)) for k in
+                                          ("events", "bold", "bold_json", "mask",
+                                           "confounds", "confounds_json")}
+                 for r in _runs.itertuples() if r.subject in SUBJECTS}
+    MEMORY_FILES = [p for s in SUBJECTS for ses in SESSIONS
+                    if (p := LAYOUT.beh_file(s, ses, DATA["memory"]["task"])).is_file()]
+
+
+def run_file(key):
+    """Input function: one file (events, bold, mask, ...) of the run in the wildcards."""
+    def get(wildcards):
+        return str(RUN_FILES[(wildcards.subject, wildcards.session)][key])
+    return get
+
+
+def get_run_inputs(wildcards):
+    """All ingest inputs of one run."""
+    return {k: str(v) for k, v in RUN_FILES[(wildcards.subject, wildcards.session)].items()}
+
+
+def get_all_events(wildcards=None):
+    return [str(RUN_FILES[(s, ses)]["events"]) for s in SUBJECTS for ses in SESSIONS]
+
+
+def get_participants_file(wildcards=None):
+    return str(LAYOUT.bids_dir / "participants.tsv")
+
+
+def get_memory_files(wildcards=None):
+    return [str(p) for p in MEMORY_FILES]
+
+
+def session_index(wildcards):
+    return SESSIONS.index(wildcards.session)
+
+
+def ingest_tables():
+    return expand(f"{RESULTS}/ingest/{{table}}.tsv",
+                  table=["runs", "participants", "ratings", "memory"])
+
+
+def get_final_outputs():
+    return ingest_tables()

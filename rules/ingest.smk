@@ -1,0 +1,77 @@
+# Ingest: validate the BIDS data once and index it into tables under results/ingest/.
+
+
+rule ingest_behaviour:
+    input:
+        participants=get_participants_file(),
+        events=get_all_events(),
+        memory=get_memory_files(),
+    output:
+        participants=f"{RESULTS}/ingest/participants.tsv",
+        ratings=f"{RESULTS}/ingest/ratings.tsv",
+        memory=f"{RESULTS}/ingest/memory.tsv",
+    params:
+        bids_dir=str(LAYOUT.bids_dir),
+        subjects=SUBJECTS,
+        sessions=SESSIONS,
+        groups=DATA["groups"],
+        covariates=DATA["covariates"],
+        events=DATA["events"],
+        ratings=DATA["ratings"],
+        memory=DATA["memory"],
+    log:
+        f"{RESULTS}/logs/ingest_behaviour.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/ingest_behaviour.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../envs/ingest.yaml"
+    script:
+        "../scripts/ingest_behaviour.py"
+
+
+rule ingest_run:
+    input:
+        unpack(get_run_inputs),
+    output:
+        f"{RESULTS}/ingest/runs/sub-{{subject}}_ses-{{session}}.tsv",
+    params:
+        tr=DATA["tr"] if DATA["source"] == "bids" else (DATA["tr"] or SIM["tr"]),
+        tr_tolerance=DATA["tr_tolerance"],
+        check_header_tr=DATA["check_header_tr"],
+        events=DATA["events"],
+    log:
+        f"{RESULTS}/logs/ingest_run/sub-{{subject}}_ses-{{session}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/ingest_run/sub-{{subject}}_ses-{{session}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=10,
+    conda:
+        "../envs/ingest.yaml"
+    script:
+        "../scripts/ingest_run.py"
+
+
+rule ingest_runs:
+    input:
+        expand(f"{RESULTS}/ingest/runs/sub-{{subject}}_ses-{{session}}.tsv",
+               subject=SUBJECTS, session=SESSIONS),
+    output:
+        f"{RESULTS}/ingest/runs.tsv",
+    log:
+        f"{RESULTS}/logs/ingest_runs.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/ingest_runs.tsv"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    conda:
+        "../envs/ingest.yaml"
+    script:
+        "../scripts/ingest_runs.py"

@@ -1,0 +1,94 @@
+# The simulated study (data.source: simulate): behaviour first, then one job per run.
+
+
+rule simulate_behaviour:
+    output:
+        participants=f"{SIM_ROOT}/bids/participants.tsv",
+        description=f"{SIM_ROOT}/bids/dataset_description.json",
+        derivatives_description=f"{SIM_ROOT}/derivatives/fmriprep/dataset_description.json",
+        events=get_all_events(),
+        memory=get_memory_files(),
+        truth_subjects=f"{SIM_ROOT}/truth/subjects.tsv",
+        truth_runs=f"{SIM_ROOT}/truth/runs.tsv",
+        truth=f"{SIM_ROOT}/truth/behaviour.json",
+    params:
+        data={k: DATA[k] for k in ("sessions", "groups", "task", "memory")},
+        simulate={k: SIM[k] for k in ("seed", "n_affect", "n_memory", "n_missing_memory",
+                                      "n_high_motion_runs", "task", "behaviour")},
+        bids_dir=f"{SIM_ROOT}/bids",
+        fmriprep_dir=f"{SIM_ROOT}/derivatives/fmriprep",
+        truth_dir=f"{SIM_ROOT}/truth",
+    log:
+        f"{RESULTS}/logs/simulate_behaviour.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/simulate_behaviour.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../envs/simulate.yaml"
+    script:
+        "../scripts/simulate_behaviour.py"
+
+
+rule simulate_truth:
+    input:
+        subjects=f"{SIM_ROOT}/truth/subjects.tsv",
+    output:
+        gains=f"{SIM_ROOT}/truth/imaging_subjects.tsv",
+        regions=f"{SIM_ROOT}/truth/regions.tsv",
+        maps=expand(f"{SIM_ROOT}/truth/space-{{space}}_desc-{{name}}_effect.nii.gz",
+                    space=DATA["space"],
+                    name=["taskLE", "taskHE", "delta1HE", "delta1LE", "delta2HE", "delta2LE"]),
+        labels=f"{SIM_ROOT}/truth/space-{DATA['space']}_desc-regions_dseg.nii.gz",
+    params:
+        imaging=SIM["imaging"],
+        grid_mm=SIM["grid_mm"],
+        seed=SIM["seed"],
+        affect_label=DATA["groups"]["affect"],
+    log:
+        f"{RESULTS}/logs/simulate_truth.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/simulate_truth.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    conda:
+        "../envs/simulate.yaml"
+    script:
+        "../scripts/simulate_truth.py"
+
+
+rule simulate_run:
+    input:
+        events=run_file("events"),
+        gains=f"{SIM_ROOT}/truth/imaging_subjects.tsv",
+        runs=f"{SIM_ROOT}/truth/runs.tsv",
+    output:
+        bold=f"{SIM_ROOT}/derivatives/fmriprep/sub-{{subject}}/ses-{{session}}/func/sub-{{subject}}_ses-{{session}}_task-{DATA['task']}_space-{DATA['space']}_desc-preproc_bold.nii.gz",
+        bold_json=f"{SIM_ROOT}/derivatives/fmriprep/sub-{{subject}}/ses-{{session}}/func/sub-{{subject}}_ses-{{session}}_task-{DATA['task']}_space-{DATA['space']}_desc-preproc_bold.json",
+        mask=f"{SIM_ROOT}/derivatives/fmriprep/sub-{{subject}}/ses-{{session}}/func/sub-{{subject}}_ses-{{session}}_task-{DATA['task']}_space-{DATA['space']}_desc-brain_mask.nii.gz",
+        confounds=f"{SIM_ROOT}/derivatives/fmriprep/sub-{{subject}}/ses-{{session}}/func/sub-{{subject}}_ses-{{session}}_task-{DATA['task']}_desc-confounds_timeseries.tsv",
+        confounds_json=f"{SIM_ROOT}/derivatives/fmriprep/sub-{{subject}}/ses-{{session}}/func/sub-{{subject}}_ses-{{session}}_task-{DATA['task']}_desc-confounds_timeseries.json",
+    params:
+        imaging=SIM["imaging"],
+        grid_mm=SIM["grid_mm"],
+        tr=SIM["tr"],
+        seed=SIM["seed"],
+        task=DATA["task"],
+        session_index=session_index,
+        lead_out=16.0,
+    log:
+        f"{RESULTS}/logs/simulate_run/sub-{{subject}}_ses-{{session}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/simulate_run/sub-{{subject}}_ses-{{session}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=lambda wc: int(400 + 8000 * (3.0 / SIM["grid_mm"]) ** 3 / 8),
+        runtime=20,
+    conda:
+        "../envs/simulate.yaml"
+    script:
+        "../scripts/simulate_run.py"

@@ -1,0 +1,68 @@
+"""Config validation against the JSON schema, with defaults filled in.
+
+Messages name the offending key as a dotted path (``simulate.grid_mm``) and what is
+allowed there, so a wrong value fails before any job runs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from ecgap.io import InputError
+
+
+def _with_defaults(validator_class: type) -> type:
+    """A validator that fills ``default`` values in before validating the properties."""
+    validate_properties = validator_class.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):  # type: ignore[no-untyped-def]
+        if isinstance(instance, dict):
+            for name, sub in properties.items():
+                if "default" in sub and name not in instance:
+                    instance[name] = _copy(sub["default"])
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(validator_class, {"properties": set_defaults})
+
+
+def _copy(value: Any) -> Any:
+    return yaml.safe_load(yaml.safe_dump(value))
+
+
+def load_schema(path: str | Path) -> dict[str, Any]:
+    with open(path) as handle:
+        return yaml.safe_load(handle)
+
+
+def validate_config(config: dict[str, Any], schema_path: str | Path) -> dict[str, Any]:
+    """Fill defaults into ``config`` in place and raise an InputError on the first bad key."""
+    schema = load_schema(schema_path)
+    validator = _with_defaults(jsonschema.Draft7Validator)(schema)
+    # Defaults must land before the checks that depend on them, so fill them in first.
+    for _ in validator.iter_errors(config):
+        pass
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        raise InputError(_key(errors[0]), _describe(errors[0]))
+    return config
+
+
+def _key(error: jsonschema.ValidationError) -> str:
+    path = ".".join(str(p) for p in error.absolute_path)
+    return f"config key {path}" if path else "config"
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    if error.validator == "enum":
+        allowed = ", ".join(repr(v) for v in error.validator_value)
+        return f"{error.instance!r} is not allowed; allowed values: {allowed}"
+    if error.validator == "additionalProperties":
+        allowed = ", ".join(sorted(schema.get("properties", {})))
+        return f"{error.message}; known keys here: {allowed}"
+    hint = schema.get("description", "")
+    return f"{error.message}" + (f" ({hint})" if hint else "")

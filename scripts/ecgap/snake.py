@@ -1,0 +1,36 @@
+"""The glue between a Snakemake rule script and the library: logging and clean errors."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any, Callable
+
+from ecgap.io import InputError
+
+
+def run(snakemake: Any, main: Callable[[Any], None]) -> None:
+    """Run ``main(snakemake)`` with stderr and logging sent to the rule's log file.
+
+    An :class:`InputError` (bad user data or config) is logged and also printed as one
+    line to the terminal, so the user sees which file is wrong without opening the log.
+    """
+    terminal = sys.stderr
+    log_path = snakemake.log[0] if len(snakemake.log) else None
+    handle = open(log_path, "w") if log_path else terminal
+    sys.stderr = handle
+    logging.basicConfig(stream=handle, level=logging.INFO, force=True,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        main(snakemake)
+    except InputError as err:
+        logging.error("%s", err)
+        print(f"ecgap input error: {err}", file=terminal)
+        handle.flush()
+        sys.exit(1)
+    except Exception:
+        logging.exception("rule %s failed", getattr(snakemake, "rule", "?"))
+        handle.flush()
+        raise
+    finally:
+        sys.stderr = terminal

@@ -1,0 +1,28 @@
+"""Rule ingest_run: validate one run's images, sidecars, confounds and events."""
+
+import logging
+import sys
+
+sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
+
+import pandas as pd
+
+from ecgap.ingest import check_run
+from ecgap.io import write_tsv
+from ecgap.snake import run
+
+FILES = ("events", "bold", "bold_json", "mask", "confounds", "confounds_json")
+
+
+def main(smk):
+    files = {key: smk.input[key] for key in FILES}
+    required = [smk.params.events["he"], smk.params.events["le"]]
+    info = check_run(files, smk.params.tr, smk.params.tr_tolerance,
+                     smk.params.check_header_tr, required)
+    logging.info("sub-%s ses-%s: %s", smk.wildcards.subject, smk.wildcards.session, info)
+    row = {"subject": smk.wildcards.subject, "session": smk.wildcards.session,
+           **{k: files[k] for k in ("bold", "mask", "confounds", "events")}, **info}
+    write_tsv(pd.DataFrame([row]), smk.output[0])
+
+
+run(snakemake, main)  # noqa: F821

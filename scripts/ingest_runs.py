@@ -1,0 +1,21 @@
+"""Rule ingest_runs: gather the per-run checks into results/ingest/runs.tsv."""
+
+import sys
+
+sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
+
+import pandas as pd
+
+from ecgap.io import read_tsv, write_tsv
+from ecgap.snake import run
+
+
+def main(smk):
+    runs = pd.concat([read_tsv(p, dtype={"subject": str, "session": str})
+                      for p in smk.input], ignore_index=True)
+    columns = ["subject", "session", "bold", "mask", "confounds", "events", "tr",
+               "n_volumes", "n_voxels", "grid"]
+    write_tsv(runs[columns], smk.output[0])
+
+
+run(snakemake, main)  # noqa: F821

@@ -1,0 +1,19 @@
+"""Rule simulate_behaviour: participants, events with ratings, memory scores, truth."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, snakemake.scriptdir)  # noqa: F821 (snakemake is injected)
+
+from ecgap.simulate_behaviour import BehaviourParams, study_from_config, write_behaviour_dataset
+from ecgap.snake import run
+
+
+def main(smk):
+    study = study_from_config({"data": smk.params.data, "simulate": smk.params.simulate})
+    write_behaviour_dataset(study, BehaviourParams(**smk.params.simulate["behaviour"]),
+                            Path(smk.params.bids_dir), Path(smk.params.fmriprep_dir),
+                            Path(smk.params.truth_dir))
+
+
+run(snakemake, main)  # noqa: F821
