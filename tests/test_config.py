@@ -1,0 +1,59 @@
+"""The config schema: defaults, and errors that name the key and the allowed values."""
+
+import copy
+
+import pytest
+import yaml
+
+from ecgap.config import validate_config
+from ecgap.io import InputError
+
+from conftest import REPO, TINY
+
+SCHEMA = REPO / "config" / "schema" / "config.schema.yaml"
+
+
+def _load(path):
+    return yaml.safe_load(path.read_text())
+
+
+@pytest.mark.parametrize("path", [REPO / "config" / "config.yaml",
+                                  REPO / "config" / "paper.yaml", TINY])
+def test_shipped_configs_are_valid(path):
+    config = validate_config(_load(path), SCHEMA)
+    assert config["data"]["sessions"] == ["pre", "post1", "post2"]
+    assert config["simulate"]["imaging"]["ar1"] == 0.3  # filled-in default
+
+
+def test_paper_preset_has_paper_size():
+    config = validate_config(_load(REPO / "config" / "paper.yaml"), SCHEMA)
+    assert (config["simulate"]["n_affect"], config["simulate"]["n_memory"]) == (25, 28)
+    assert config["simulate"]["task"]["videos_per_type"] == 12
+
+
+def test_every_schema_property_has_default_and_description():
+    def walk(node, path):
+        for name, sub in node.get("properties", {}).items():
+            assert "description" in sub, f"{path}{name} lacks a description"
+            assert "default" in sub, f"{path}{name} lacks a default"
+            walk(sub, f"{path}{name}.")
+    walk(_load(SCHEMA), "")
+
+
+@pytest.mark.parametrize("patch, key, words", [
+    ({"data": {"source": "openneuro"}}, "data.source", "'simulate', 'bids'"),
+    ({"simulate": {"grid_mm": "four"}}, "simulate.grid_mm", "not of type 'number'"),
+    ({"simulate": {"grid_mm": 1}}, "simulate.grid_mm", "less than the minimum"),
+    ({"simulate": {"n_affect": 2.5}}, "simulate.n_affect", "not of type 'integer'"),
+    ({"data": {"sessions": ["pre", "post"]}}, "data.sessions", "too short"),
+    ({"data": {"sessions": ["pre", "../x", "post2"]}}, "data.sessions.1", "does not match"),
+    ({"simulate": {"task": {"videos_per_type": 7}}}, "simulate.task.videos_per_type",
+     "multiple of 3"),
+    ({"simlate": {}}, "config", "'simlate' was unexpected"),
+])
+def test_bad_values_name_the_key(patch, key, words):
+    config = copy.deepcopy(patch)
+    with pytest.raises(InputError) as err:
+        validate_config(config, SCHEMA)
+    assert key in str(err.value)
+    assert words in str(err.value)

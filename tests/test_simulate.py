@@ -1,0 +1,133 @@
+"""The simulator: paper-like behaviour, fMRIPrep-compatible confounds, determinism."""
+
+import hashlib
+
+import numpy as np
+import pandas as pd
+import pytest
+from nilearn.interfaces.fmriprep import load_confounds
+
+from ecgap.simulate_behaviour import (BehaviourParams, StudyDesign, plant_subject_changes,
+                                      rate_videos, simulate_participants,
+                                      write_behaviour_dataset)
+from ecgap.simulate_images import (ImagingParams, framewise_displacement, simulate_motion,
+                                   simulate_run, subject_gains)
+from ecgap.task import TaskDesign, make_sovt_events, n_volumes
+
+
+def _subject_mean_changes(n_affect=200, n_memory=200, seed=3):
+    study = StudyDesign(n_affect=n_affect, n_memory=n_memory, seed=seed)
+    rng = np.random.default_rng(seed)
+    participants = simulate_participants(study, rng)
+    truth = plant_subject_changes(participants, study, BehaviourParams(), rng)
+    rows = []
+    for _, subject in truth.iterrows():
+        for index, session in enumerate(study.sessions):
+            events = rate_videos(make_sovt_events(study.design, rng), subject, index, rng)
+            videos = events[events.trial_type.isin(["HE", "LE"])]
+            rows.append({"participant_id": subject.participant_id, "session": session,
+                         **videos[["empathy", "positive_affect", "negative_affect"]].mean()})
+    means = pd.DataFrame(rows).merge(participants[["participant_id", "group"]])
+    return means.pivot_table(index=["participant_id", "group"], columns="session")
+
+
+def _dz(x):
+    return x.mean() / x.std(ddof=1)
+
+
+def test_planted_rating_changes_have_paper_effect_sizes():
+    wide = _subject_mean_changes()
+    affect = wide.xs("affect", level="group")
+    memory = wide.xs("memory", level="group")
+    d1 = affect.xs("post1", axis=1, level=1) - affect.xs("pre", axis=1, level=1)
+    d2 = affect.xs("post2", axis=1, level=1) - affect.xs("post1", axis=1, level=1)
+    m2 = memory.xs("post2", axis=1, level=1) - memory.xs("post1", axis=1, level=1)
+    # d_z targets 0.93, 0.70, -0.61, 0.85, -0.60 (paper t / sqrt(n)); n = 200 -> se ~0.08.
+    assert _dz(d1["empathy"]) == pytest.approx(0.93, abs=0.25)
+    assert _dz(d1["negative_affect"]) == pytest.approx(0.70, abs=0.25)
+    assert _dz(d2["negative_affect"]) == pytest.approx(-0.61, abs=0.25)
+    assert _dz(d2["positive_affect"]) == pytest.approx(0.85, abs=0.25)
+    assert _dz(m2["negative_affect"]) == pytest.approx(-0.60, abs=0.25)
+    assert abs(_dz(d1["positive_affect"])) < 0.25
+
+
+def test_participants_look_like_the_paper():
+    study = StudyDesign(n_affect=400, n_memory=400)
+    people = simulate_participants(study, np.random.default_rng(1))
+    assert people.groupby("group").age.mean()["affect"] == pytest.approx(25.9, abs=0.8)
+    assert people.groupby("group").age.mean()["memory"] == pytest.approx(22.9, abs=0.8)
+    assert people.bdi.mean() == pytest.approx(3.1, abs=0.6) and (people.bdi >= 0).all()
+
+
+def test_framewise_displacement_formula():
+    motion = pd.DataFrame(np.zeros((3, 6)), columns=["trans_x", "trans_y", "trans_z",
+                                                     "rot_x", "rot_y", "rot_z"])
+    motion.loc[1, "trans_x"] = 0.2
+    motion.loc[2, "rot_z"] = 0.01  # 0.01 rad x 50 mm = 0.5 mm
+    fd = framewise_displacement(motion)
+    assert np.isnan(fd[0]) and fd[1] == pytest.approx(0.2) and fd[2] == pytest.approx(0.7)
+
+
+def test_high_motion_runs_exceed_the_usual_qc_limits():
+    rng = np.random.default_rng(0)
+    calm = framewise_displacement(simulate_motion(300, False, rng))
+    wild = framewise_displacement(simulate_motion(300, True, rng))
+    assert 0.05 < np.nanmean(calm) < 0.2 and np.nanmean(calm > 0.5) < 0.02
+    assert np.nanmean(wild) > 0.5 and np.nanmean(wild > 0.5) > 0.2
+
+
+@pytest.mark.parametrize("strategy, kwargs, expected", [
+    (("motion", "high_pass", "wm_csf"), {"motion": "full"},
+     {"trans_x", "rot_z_derivative1_power2", "csf", "white_matter", "cosine00"}),
+    (("motion", "high_pass", "compcor"), {"motion": "basic", "compcor": "anat_combined",
+                                          "n_compcor": 5}, {"a_comp_cor_04", "trans_y"}),
+    (("motion", "wm_csf", "global_signal"), {"global_signal": "basic"}, {"global_signal"}),
+])
+def test_confounds_load_with_nilearn(run_files, strategy, kwargs, expected):
+    confounds, sample_mask = load_confounds(str(run_files["bold"]), strategy=strategy,
+                                            **kwargs)
+    assert expected <= set(confounds.columns)
+    assert not confounds.isna().any().any()  # first-row n/a filled by nilearn
+    assert sample_mask is None
+
+
+def test_subject_gains_couple_amcc_with_empathy():
+    n = 400
+    subjects = pd.DataFrame({"participant_id": [f"sub-{i}" for i in range(n)],
+                             "group": ["affect"] * n,
+                             "empathy_delta1": np.random.default_rng(2).normal(1, 1, n)})
+    gains = subject_gains(subjects, "affect", ImagingParams(amcc_empathy_r=0.7), seed=1)
+    r = np.corrcoef(gains.gain_amcc, subjects.empathy_delta1)[0, 1]
+    assert r == pytest.approx(0.7, abs=0.08)
+    memory = subjects.assign(group="memory")
+    assert (subject_gains(memory, "affect", ImagingParams(), 1).gain_amcc == 0).all()
+
+
+def _digest(root):
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_same_seed_same_files(tmp_path):
+    study = StudyDesign(n_affect=2, n_memory=2, n_missing_memory=1, seed=11,
+                        design=TaskDesign(videos_per_type=3))
+    for name in ("a", "b"):
+        root = tmp_path / name
+        write_behaviour_dataset(study, BehaviourParams(), root / "bids", root / "fmriprep",
+                                root / "truth")
+    assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
+    other = StudyDesign(n_affect=2, n_memory=2, seed=12, design=TaskDesign(videos_per_type=3))
+    write_behaviour_dataset(other, BehaviourParams(), tmp_path / "c" / "bids",
+                            tmp_path / "c" / "fmriprep", tmp_path / "c" / "truth")
+    assert _digest(tmp_path / "a") != _digest(tmp_path / "c")
+
+
+def test_same_seed_same_images():
+    design = TaskDesign(videos_per_type=3)
+    events = make_sovt_events(design, np.random.default_rng(0))
+    n_vols = n_volumes(events, 2.0, design.lead_out)
+    gains = {"gain_insula": 1.0, "gain_amcc": 1.0, "gain_delta2": 1.0}
+    runs = [simulate_run(events, gains, 1, True, ImagingParams(), 8, 2.0, n_vols, seed=[5])
+            for _ in range(2)]
+    assert np.array_equal(runs[0][0].get_fdata(), runs[1][0].get_fdata())
+    pd.testing.assert_frame_equal(runs[0][2], runs[1][2])
