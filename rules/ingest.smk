@@ -11,7 +11,6 @@ rule ingest_behaviour:
         ratings=f"{RESULTS}/ingest/ratings.tsv",
         memory=f"{RESULTS}/ingest/memory.tsv",
     params:
-        bids_dir=str(LAYOUT.bids_dir),
         subjects=SUBJECTS,
         sessions=SESSIONS,
         groups=DATA["groups"],

@@ -15,9 +15,6 @@ rule simulate_behaviour:
         data={k: DATA[k] for k in ("sessions", "groups", "task", "memory")},
         simulate={k: SIM[k] for k in ("seed", "n_affect", "n_memory", "n_missing_memory",
                                       "n_high_motion_runs", "task", "behaviour")},
-        bids_dir=f"{SIM_ROOT}/bids",
-        fmriprep_dir=f"{SIM_ROOT}/derivatives/fmriprep",
-        truth_dir=f"{SIM_ROOT}/truth",
     log:
         f"{RESULTS}/logs/simulate_behaviour.log",
     benchmark:

@@ -26,7 +26,8 @@ def main(smk):
                                smk.input.events)])
     video_types = {"HE": p.events["he"], "LE": p.events["le"]}
     ratings = ratings_table(participants, events, video_types, p.ratings, list(p.sessions))
-    layout = Layout(Path(p.bids_dir), Path(p.bids_dir), "", "")
+    bids_dir = Path(smk.input.participants).parent
+    layout = Layout(bids_dir, bids_dir, "", "")
     memory = memory_table(layout, participants, list(p.sessions), p.memory["task"],
                           p.memory["scores"])
     lacking = sorted(set(participants["subject"]) - set(memory["subject"]))

@@ -12,8 +12,9 @@ from ecgap.snake import run
 def main(smk):
     study = study_from_config({"data": smk.params.data, "simulate": smk.params.simulate})
     write_behaviour_dataset(study, BehaviourParams(**smk.params.simulate["behaviour"]),
-                            Path(smk.params.bids_dir), Path(smk.params.fmriprep_dir),
-                            Path(smk.params.truth_dir))
+                            Path(smk.output.participants).parent,
+                            Path(smk.output.derivatives_description).parent,
+                            Path(smk.output.truth).parent)
 
 
 run(snakemake, main)  # noqa: F821

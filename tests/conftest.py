@@ -25,7 +25,7 @@ def run_snakemake(workdir: Path, *args: str, configfile: Path = TINY,
                   check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run the workflow with ``workdir`` as working directory; output captured."""
     cmd = [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "-d", str(workdir),
-           "--cores", "2", "--configfile", str(configfile), *args]
+           "--cores", "2", *args, "--configfile", str(configfile)]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n"

@@ -1,0 +1,238 @@
+"""The workflow on the tiny simulated config: numbers, validity, and failures on bad input."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import BIN, REPO, bids_config, run_snakemake
+
+pytestmark = pytest.mark.workflow
+
+
+def _read(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, sep="\t", na_values="n/a", dtype={"subject": str})
+
+
+def test_ingest_tables_have_the_design(tiny_run):
+    ingest = tiny_run / "results" / "ingest"
+    runs = _read(ingest / "runs.tsv")
+    assert len(runs) == 6 * 3 and set(runs.session) == {"pre", "post1", "post2"}
+    assert (runs.tr == 2.0).all() and (runs.grid == "20x24x21").all()
+    participants = _read(ingest / "participants.tsv")
+    assert participants.role.value_counts().to_dict() == {"affect": 3, "memory": 3}
+    ratings = _read(ingest / "ratings.tsv")
+    per_run = ratings.groupby(["subject", "session", "video_type"]).size()
+    assert (per_run == 6).all() and len(per_run) == 6 * 3 * 2
+    memory = _read(ingest / "memory.tsv")
+    assert len(memory) == 18 and memory.recalled.between(0, 34).all()
+
+
+def test_events_timing_matches_the_design(tiny_run):
+    events_files = sorted((tiny_run / "results/simulated/bids").rglob("*_events.tsv"))
+    assert len(events_files) == 18
+    for path in events_files:
+        events = pd.read_csv(path, sep="\t", na_values="n/a")
+        videos = events[events.trial_type.isin(["HE", "LE"])]
+        assert videos.trial_type.value_counts().to_dict() == {"HE": 6, "LE": 6}
+        assert videos.duration.between(10, 18).all()
+        assert (events[events.trial_type == "rating"].duration == 6).all()
+        fixation = events[events.trial_type == "fixation"]
+        assert len(fixation) == 4 and (fixation.duration == 10).all()
+        assert videos.groupby("block").trial_type.agg(["size", "nunique"]).eq([3, 1]).all().all()
+        assert videos[["empathy", "positive_affect", "negative_affect"]].notna().all().all()
+
+
+def test_ratings_show_the_planted_effects(tiny_run):
+    ratings = _read(tiny_run / "results/ingest/ratings.tsv")
+    by_type = ratings.groupby("video_type")[["empathy", "negative_affect",
+                                             "positive_affect"]].mean()
+    assert by_type.loc["HE", "empathy"] > by_type.loc["LE", "empathy"] + 1
+    assert by_type.loc["HE", "negative_affect"] > by_type.loc["LE", "negative_affect"] + 1
+    assert by_type.loc["HE", "positive_affect"] < by_type.loc["LE", "positive_affect"]
+    affect = ratings[ratings.group == "affect"]
+    per_subject = affect.groupby(["subject", "session"]).empathy.mean().unstack()
+    delta1 = per_subject["post1"] - per_subject["pre"]
+    assert delta1.mean() > 0.3
+
+
+def test_high_motion_run_is_in_the_confounds(tiny_run):
+    truth = _read(tiny_run / "results/simulated/truth/runs.tsv")
+    assert truth.high_motion.sum() == 1
+    root = tiny_run / "results/simulated/derivatives/fmriprep"
+    fd = {}
+    for path in root.rglob("*_desc-confounds_timeseries.tsv"):
+        sub, ses = path.name.split("_")[:2]
+        fd[(sub[4:], ses[4:])] = pd.read_csv(path, sep="\t", na_values="n/a")[
+            "framewise_displacement"].mean()
+    wild = truth[truth.high_motion].iloc[0]
+    assert fd[(wild.subject, wild.session)] > 0.5
+    assert max(v for k, v in fd.items() if k != (wild.subject, wild.session)) < 0.25
+
+
+def _roi_he_response(bold_path: Path, events_path: Path, roi: np.ndarray) -> float:
+    """HE response (percent of baseline) in ``roi`` by least squares on the ROI mean."""
+    from nilearn.glm.first_level import make_first_level_design_matrix
+
+    img = nib.load(bold_path)
+    series = np.asarray(img.dataobj)[roi].mean(axis=0)
+    events = pd.read_csv(events_path, sep="\t", na_values="n/a")
+    events = events[events.trial_type.isin(["HE", "LE", "rating"])]
+    frame_times = np.arange(len(series)) * 2.0
+    design = make_first_level_design_matrix(frame_times, events[["onset", "duration",
+                                                                 "trial_type"]],
+                                            hrf_model="spm", drift_model="cosine")
+    beta = np.linalg.lstsq(design.to_numpy(), series, rcond=None)[0]
+    return 100 * beta[list(design.columns).index("HE")] / series.mean()
+
+
+def test_planted_delta1_is_in_the_bold(tiny_run):
+    """Raw BOLD (no pipeline): the affect group's insula/aMCC HE response grows Pre->Post1."""
+    root = tiny_run / "results/simulated"
+    truth = nib.load(next((root / "truth").glob("*desc-delta1HE_effect.nii.gz"))).get_fdata()
+    roi = truth > 0.5 * truth.max()
+    control = nib.load(next((root / "truth").glob("*desc-taskLE_effect.nii.gz"))).get_fdata()
+    elsewhere = (control < 0.05 * control.max()) & (truth == 0)
+    mask = nib.load(next(root.rglob("*desc-brain_mask.nii.gz"))).get_fdata() > 0
+    subjects = _read(root / "truth/imaging_subjects.tsv")
+    change = {}
+    for row in subjects.itertuples():
+        sub = row.participant_id
+        per_session = {}
+        for ses in ("pre", "post1"):
+            bold = next(root.rglob(f"{sub}_ses-{ses}_*desc-preproc_bold.nii.gz"))
+            events = next(root.rglob(f"{sub}_ses-{ses}_*_events.tsv"))
+            per_session[ses] = [_roi_he_response(bold, events, r & mask)
+                                for r in (roi, elsewhere)]
+        change[(row.group, sub)] = np.subtract(per_session["post1"], per_session["pre"])
+    affect = np.mean([v for (g, _), v in change.items() if g == "affect"], axis=0)
+    memory = np.mean([v for (g, _), v in change.items() if g == "memory"], axis=0)
+    # Planted: +0.8 % at the peak for the affect group, nothing for memory or elsewhere.
+    assert affect[0] > 0.3
+    assert abs(memory[0]) < 0.3 and abs(affect[1]) < 0.2 and abs(memory[1]) < 0.2
+
+
+def test_simulated_bids_passes_the_validator(tiny_run):
+    proc = subprocess.run([str(BIN / "bids-validator-deno"), "--format", "json",
+                           str(tiny_run / "results/simulated/bids")],
+                          capture_output=True, text=True, timeout=600)
+    import json
+    report = json.loads(proc.stdout)
+    errors = [i for i in report["issues"]["issues"] if i["severity"] == "error"]
+    assert errors == [], errors[:3]
+    assert proc.returncode == 0
+
+
+def test_rerun_is_a_no_op(tiny_run):
+    proc = run_snakemake(tiny_run, "--dry-run")
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_behaviour_target_makes_no_images(tmp_path):
+    proc = run_snakemake(tmp_path, "results/ingest/ratings.tsv", "--dry-run")
+    out = proc.stdout
+    assert "simulate_behaviour" in out and "ingest_behaviour" in out
+    assert "simulate_run" not in out and "simulate_truth" not in out
+
+
+def test_lint_is_clean(tmp_path):
+    proc = subprocess.run([str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "--lint"],
+                          capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Lints for" not in proc.stdout + proc.stderr
+
+
+# ---------------------------------------------------------------- bad input, end to end
+
+def _copy_data(tiny_bids: Path, tmp_path: Path) -> Path:
+    dest = tmp_path / "data"
+    shutil.copytree(tiny_bids, dest)
+    return dest
+
+
+def _no_outputs(workdir: Path) -> None:
+    ingest = workdir / "results" / "ingest"
+    assert not (ingest / "runs.tsv").exists() and not (ingest / "ratings.tsv").exists()
+
+
+def test_bids_source_reads_a_real_layout(tiny_bids, tmp_path):
+    data = _copy_data(tiny_bids, tmp_path)
+    run_snakemake(tmp_path, configfile=bids_config(tmp_path, data))
+    runs = _read(tmp_path / "results/ingest/runs.tsv")
+    assert len(runs) == 18 and (runs.tr == 2.0).all()
+
+
+def test_missing_session_fails_before_any_job(tiny_bids, tmp_path):
+    data = _copy_data(tiny_bids, tmp_path)
+    shutil.rmtree(data / "bids/sub-02/ses-post2")
+    proc = run_snakemake(tmp_path, configfile=bids_config(tmp_path, data), check=False)
+    assert proc.returncode != 0
+    assert "sub-02 has no session 'post2'" in proc.stderr
+    assert "sub-02_ses-post2_task-sovt_events.tsv" in proc.stderr
+    _no_outputs(tmp_path)
+
+
+def test_missing_confounds_fails_naming_the_file(tiny_bids, tmp_path):
+    data = _copy_data(tiny_bids, tmp_path)
+    victim = next((data / "derivatives/fmriprep/sub-03/ses-pre/func").glob("*confounds*.tsv"))
+    victim.unlink()
+    proc = run_snakemake(tmp_path, configfile=bids_config(tmp_path, data), check=False)
+    assert proc.returncode != 0
+    assert "missing confounds file for sub-03 ses-pre" in proc.stderr
+    assert victim.name in proc.stderr
+    _no_outputs(tmp_path)
+
+
+def test_nan_bold_fails_in_its_job_and_leaves_no_output(tiny_bids, tmp_path):
+    data = _copy_data(tiny_bids, tmp_path)
+    bold = next((data / "derivatives/fmriprep/sub-01/ses-pre/func").glob("*preproc_bold.nii.gz"))
+    img = nib.load(bold)
+    values = img.get_fdata(dtype=np.float32)
+    values[10, 12, 10, :] = np.nan
+    header = img.header.copy()
+    header.set_data_dtype(np.float32)
+    nib.save(nib.Nifti1Image(values, img.affine, header), bold)
+    proc = run_snakemake(tmp_path, "results/ingest/runs.tsv",
+                         configfile=bids_config(tmp_path, data), check=False)
+    assert proc.returncode != 0
+    assert "inside the brain mask contain NaN" in proc.stderr and bold.name in proc.stderr
+    assert not (tmp_path / "results/ingest/runs/sub-01_ses-pre.tsv").exists()
+    _no_outputs(tmp_path)
+    log = (tmp_path / "results/logs/ingest_run/sub-01_ses-pre.log").read_text()
+    assert "NaN" in log
+
+
+def test_wrong_tr_in_config_fails_naming_the_sidecar(tiny_bids, tmp_path):
+    data = _copy_data(tiny_bids, tmp_path)
+    config = bids_config(tmp_path, data, "  tr: 2.5\n")
+    proc = run_snakemake(tmp_path, "results/ingest/runs.tsv", configfile=config, check=False)
+    assert proc.returncode != 0
+    assert "disagrees with the config's data.tr = 2.5" in proc.stderr
+    assert "desc-preproc_bold.json" in proc.stderr
+    _no_outputs(tmp_path)
+
+
+def test_unknown_group_fails_before_any_job(tiny_bids, tmp_path):
+    data = _copy_data(tiny_bids, tmp_path)
+    participants = data / "bids/participants.tsv"
+    participants.write_text(participants.read_text().replace("memory", "control"))
+    proc = run_snakemake(tmp_path, configfile=bids_config(tmp_path, data), check=False)
+    assert proc.returncode != 0
+    assert "'control' not in the config's data.groups" in proc.stderr
+    assert str(participants) in proc.stderr
+    _no_outputs(tmp_path)
+
+
+def test_bad_config_value_fails_before_any_job(tmp_path):
+    config = tmp_path / "bad.yaml"
+    config.write_text("simulate:\n  grid_mm: large\n")
+    proc = run_snakemake(tmp_path, configfile=config, check=False)
+    assert proc.returncode != 0
+    assert "config key simulate.grid_mm: 'large' is not of type 'number'" in proc.stderr
+    assert not (tmp_path / "results").exists()
