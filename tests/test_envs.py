@@ -1,0 +1,99 @@
+"""Static checks of the rules: every rule has its directives, and its conda env lists what
+its script imports (conda channels are unreachable here, so the envs are not built)."""
+
+from __future__ import annotations
+
+import ast
+import re
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO
+
+#: Import name -> conda-forge package name, where they differ.
+CONDA_NAME = {"sklearn": "scikit-learn", "yaml": "pyyaml", "PIL": "pillow"}
+DIRECTIVES = ("log", "benchmark", "threads", "resources", "conda")
+
+
+def _rules() -> dict[str, str]:
+    """Rule name -> rule body text, from every .smk file and the Snakefile."""
+    rules = {}
+    for path in [REPO / "Snakefile", *sorted((REPO / "rules").glob("*.smk"))]:
+        text = path.read_text()
+        for match in re.finditer(r"^rule (\w+):\n((?:[ \t]+.*\n|\n)*)", text, re.M):
+            rules[match.group(1)] = match.group(2)
+    return rules
+
+
+def _directive(body: str, name: str) -> str | None:
+    match = re.search(rf"^    {name}:\s*\n?\s*\"([^\"]+)\"", body, re.M)
+    return match.group(1) if match else None
+
+
+def _imports(path: Path, seen: set[Path]) -> set[str]:
+    """Top-level third-party modules imported by ``path``, following ecgap imports."""
+    if path in seen:
+        return set()
+    seen.add(path)
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+        for name in names:
+            top = name.split(".")[0]
+            if top == "ecgap":
+                module = REPO / "scripts" / Path(*name.split("."))
+                target = module.with_suffix(".py")
+                if not target.exists():
+                    target = module / "__init__.py"
+                found |= _imports(target, seen)
+            elif top not in sys.stdlib_module_names:
+                found.add(top)
+    return found
+
+
+RULES = _rules()
+WORKFLOW_RULES = [r for r in RULES if r != "all"]
+
+
+def test_rules_found():
+    assert {"simulate_behaviour", "simulate_run", "ingest_behaviour",
+            "ingest_run", "ingest_runs"} <= set(WORKFLOW_RULES)
+
+
+@pytest.mark.parametrize("rule", WORKFLOW_RULES)
+def test_rule_has_every_directive(rule):
+    body = RULES[rule]
+    for directive in DIRECTIVES:
+        assert re.search(rf"^    {directive}:", body, re.M), f"rule {rule} lacks {directive}:"
+    assert re.search(r"^    (script|shell|run):", body, re.M)
+
+
+@pytest.mark.parametrize("rule", WORKFLOW_RULES)
+def test_env_declares_what_the_script_imports(rule):
+    body = RULES[rule]
+    env_path = (REPO / "rules" / _directive(body, "conda")).resolve()
+    env = yaml.safe_load(env_path.read_text())
+    assert "conda-forge" in env["channels"]
+    pinned = {}
+    for dep in env["dependencies"]:
+        assert isinstance(dep, str) and "=" in dep, f"{env_path.name}: {dep} is not pinned"
+        name, version = dep.split("=", 1)
+        pinned[name] = version
+    script = (REPO / "rules" / _directive(body, "script")).resolve()
+    needed = {CONDA_NAME.get(m, m) for m in _imports(script, set())}
+    needed.discard("snakemake")  # the snakemake object is injected, not imported
+    missing = needed - set(pinned)
+    assert not missing, f"{env_path.name} lacks {sorted(missing)} imported by {script.name}"
+
+
+@pytest.mark.parametrize("script", sorted((REPO / "scripts").glob("*.py")))
+def test_scripts_take_config_through_params(script):
+    assert "snakemake.config" not in script.read_text(), (
+        f"{script.name} reads the config directly; pass values through params:")
