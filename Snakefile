@@ -12,6 +12,7 @@ configfile: "config/config.yaml"
 include: "rules/common.smk"
 include: "rules/simulate.smk"
 include: "rules/ingest.smk"
+include: "rules/behaviour.smk"
 
 
 rule all:

@@ -97,5 +97,11 @@ def ingest_tables():
                   table=["runs", "participants", "ratings", "memory"])
 
 
+def behaviour_tables():
+    return expand(f"{RESULTS}/behaviour/{{table}}.tsv",
+                  table=["manova", "univariate", "ttests", "correlations", "memory_manova",
+                         "memory_ttests", "paper_comparison"])
+
+
 def get_final_outputs():
-    return ingest_tables()
+    return ingest_tables() + behaviour_tables()

@@ -23,20 +23,20 @@ def _read(path: Path) -> pd.DataFrame:
 def test_ingest_tables_have_the_design(tiny_run):
     ingest = tiny_run / "results" / "ingest"
     runs = _read(ingest / "runs.tsv")
-    assert len(runs) == 6 * 3 and set(runs.session) == {"pre", "post1", "post2"}
+    assert len(runs) == 12 * 3 and set(runs.session) == {"pre", "post1", "post2"}
     assert (runs.tr == 2.0).all() and (runs.grid == "20x24x21").all()
     participants = _read(ingest / "participants.tsv")
-    assert participants.role.value_counts().to_dict() == {"affect": 3, "memory": 3}
+    assert participants.role.value_counts().to_dict() == {"affect": 6, "memory": 6}
     ratings = _read(ingest / "ratings.tsv")
     per_run = ratings.groupby(["subject", "session", "video_type"]).size()
-    assert (per_run == 6).all() and len(per_run) == 6 * 3 * 2
+    assert (per_run == 6).all() and len(per_run) == 12 * 3 * 2
     memory = _read(ingest / "memory.tsv")
-    assert len(memory) == 18 and memory.recalled.between(0, 34).all()
+    assert len(memory) == 11 * 3 and memory.recalled.between(0, 34).all()
 
 
 def test_events_timing_matches_the_design(tiny_run):
     events_files = sorted((tiny_run / "results/simulated/bids").rglob("*_events.tsv"))
-    assert len(events_files) == 18
+    assert len(events_files) == 36
     for path in events_files:
         events = pd.read_csv(path, sep="\t", na_values="n/a")
         videos = events[events.trial_type.isin(["HE", "LE"])]
@@ -129,6 +129,21 @@ def test_simulated_bids_passes_the_validator(tiny_run):
     assert proc.returncode == 0
 
 
+def test_behaviour_tables(tiny_run):
+    behaviour = tiny_run / "results" / "behaviour"
+    manova = _read(behaviour / "manova.tsv").set_index("effect")
+    assert tuple(manova.loc["video", ["df1", "df2", "n"]]) == (3, 6, 12)
+    assert tuple(manova.loc["time x group", ["df1", "df2"]]) == (6, 3)
+    assert manova.loc["video", "p"] < 0.05  # HE vs LE is planted large
+    assert manova.covariates.iloc[0] == "uncentred (SPSS convention)"
+    memory = _read(behaviour / "memory_manova.tsv").set_index("effect")
+    assert tuple(memory.loc["time x group", ["df1", "df2", "n"]]) == (4, 4, 11)
+    ttests = _read(behaviour / "ttests.tsv")
+    assert (ttests[ttests.test == "between groups"].dof == 10).all()
+    comparison = _read(behaviour / "paper_comparison.tsv")
+    assert len(comparison) == 35 and comparison.agree.dtype == bool
+
+
 def test_rerun_is_a_no_op(tiny_run):
     proc = run_snakemake(tiny_run, "--dry-run")
     assert "Nothing to be done" in proc.stdout + proc.stderr
@@ -165,7 +180,7 @@ def test_bids_source_reads_a_real_layout(tiny_bids, tmp_path):
     data = _copy_data(tiny_bids, tmp_path)
     run_snakemake(tmp_path, configfile=bids_config(tmp_path, data))
     runs = _read(tmp_path / "results/ingest/runs.tsv")
-    assert len(runs) == 18 and (runs.tr == 2.0).all()
+    assert len(runs) == 36 and (runs.tr == 2.0).all()
 
 
 def test_missing_session_fails_before_any_job(tiny_bids, tmp_path):

@@ -1,0 +1,81 @@
+# Behaviour: SoVT and memory-task MANOVAs, follow-up tests, comparison with the paper.
+
+
+rule behaviour_sovt:
+    input:
+        ratings=f"{RESULTS}/ingest/ratings.tsv",
+        participants=f"{RESULTS}/ingest/participants.tsv",
+    output:
+        manova=f"{RESULTS}/behaviour/manova.tsv",
+        univariate=f"{RESULTS}/behaviour/univariate.tsv",
+        ttests=f"{RESULTS}/behaviour/ttests.tsv",
+        correlations=f"{RESULTS}/behaviour/correlations.tsv",
+    params:
+        sessions=SESSIONS,
+        covariates=DATA["covariates"],
+        center=config["behaviour"]["center_covariates"],
+        practice_column=config["behaviour"]["practice_column"],
+    log:
+        f"{RESULTS}/logs/behaviour_sovt.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/behaviour_sovt.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../envs/behaviour.yaml"
+    script:
+        "../scripts/behaviour_sovt.py"
+
+
+rule behaviour_memory:
+    input:
+        memory=f"{RESULTS}/ingest/memory.tsv",
+        participants=f"{RESULTS}/ingest/participants.tsv",
+    output:
+        manova=f"{RESULTS}/behaviour/memory_manova.tsv",
+        ttests=f"{RESULTS}/behaviour/memory_ttests.tsv",
+    params:
+        sessions=SESSIONS,
+        scores=DATA["memory"]["scores"],
+        covariates=DATA["covariates"],
+        center=config["behaviour"]["center_covariates"],
+    log:
+        f"{RESULTS}/logs/behaviour_memory.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/behaviour_memory.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../envs/behaviour.yaml"
+    script:
+        "../scripts/behaviour_memory.py"
+
+
+rule behaviour_paper:
+    input:
+        manova=f"{RESULTS}/behaviour/manova.tsv",
+        univariate=f"{RESULTS}/behaviour/univariate.tsv",
+        ttests=f"{RESULTS}/behaviour/ttests.tsv",
+        correlations=f"{RESULTS}/behaviour/correlations.tsv",
+        memory_manova=f"{RESULTS}/behaviour/memory_manova.tsv",
+        memory_ttests=f"{RESULTS}/behaviour/memory_ttests.tsv",
+    output:
+        f"{RESULTS}/behaviour/paper_comparison.tsv",
+    params:
+        alpha=config["behaviour"]["alpha"],
+    log:
+        f"{RESULTS}/logs/behaviour_paper.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/behaviour_paper.tsv"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    conda:
+        "../envs/behaviour.yaml"
+    script:
+        "../scripts/behaviour_paper.py"

@@ -1,0 +1,21 @@
+"""Rule behaviour_paper: every statistic Klimecki et al. (2014) report, beside ours."""
+
+import logging
+import sys
+
+sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
+
+from ecgap.io import read_tsv, write_tsv
+from ecgap.paper import compare_with_paper
+from ecgap.snake import run
+
+
+def main(smk):
+    tables = {name: read_tsv(path) for name, path in smk.input.items()}
+    comparison = compare_with_paper(tables, smk.params.alpha)
+    logging.info("%d of %d decisions agree with the paper", comparison["agree"].sum(),
+                 len(comparison))
+    write_tsv(comparison, smk.output[0])
+
+
+run(snakemake, main)  # noqa: F821
