@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 CORES ?= all
 CONFIG ?= config/config.yaml
 
-.PHONY: setup run test lint dryrun clean
+.PHONY: setup run test lint dryrun power clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,12 @@ dryrun: setup
 
 test: setup
 	$(BIN)/python -m pytest tests
+
+# How often the simulated paper-size study reproduces each of the paper's behavioural
+# decisions (SEEDS simulated studies; about 0.5 s each). Not part of the test suite.
+SEEDS ?= 100
+power: setup
+	PYTHONPATH=scripts $(BIN)/python -m ecgap.power --config config/paper.yaml --seeds $(SEEDS)
 
 lint: setup
 	$(BIN)/snakemake --lint

@@ -304,3 +304,21 @@ def _memory_wide(memory: pd.DataFrame, sessions: Sequence[str],
     wide = memory.pivot_table(index="subject", columns="session", values=list(scores))
     wide = wide.reindex(columns=pd.MultiIndex.from_product([list(scores), list(sessions)]))
     return wide.dropna()  # listwise: a subject needs every score at every session
+
+
+def all_tables(ratings: pd.DataFrame, participants: pd.DataFrame, memory: pd.DataFrame,
+               sessions: Sequence[str], covariates: Sequence[str], center: bool,
+               scores: Sequence[str],
+               practice_column: str = "practice_minutes") -> dict[str, pd.DataFrame]:
+    """Every behavioural table, keyed as :func:`ecgap.paper.compare_with_paper` expects."""
+    return {
+        "manova": sovt_manova(ratings, participants, sessions, covariates, center),
+        "univariate": univariate_followups(ratings, participants, sessions, covariates,
+                                           center),
+        "ttests": sovt_ttests(ratings, participants, sessions),
+        "correlations": practice_correlations(ratings, participants, sessions,
+                                              column=practice_column),
+        "memory_manova": memory_manova(memory, participants, sessions, scores, covariates,
+                                       center),
+        "memory_ttests": memory_ttests(memory, participants, sessions, scores),
+    }

@@ -193,3 +193,30 @@ def _load(path: Path) -> nib.Nifti1Image:
         return nib.load(str(path))
     except Exception as err:  # nibabel raises several types for unreadable files
         raise InputError(path, f"not a readable NIfTI image ({err})") from err
+
+
+def behaviour_tables(
+    bids_dir: Path, events: pd.DataFrame, subjects: list[str], sessions: list[str],
+    groups: Mapping[str, str], covariates: list[str], event_types: Mapping[str, str],
+    ratings: Mapping[str, str], memory: Mapping[str, object],
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """The participants, ratings and memory tables of a study.
+
+    ``events`` lists the events file of every subject and session (columns subject,
+    session, events); ``event_types`` maps he/le to trial_type values; ``memory`` holds
+    the memory task label and score columns (config ``data.memory``).
+    """
+    path = bids_dir / "participants.tsv"
+    participants = read_participants(path, groups, covariates)
+    unknown = sorted(set(subjects) - set(participants["subject"]))
+    if unknown:
+        raise InputError(path, f"no row for sub-{', sub-'.join(unknown)}")
+    participants = participants[participants["subject"].isin(subjects)]
+    video_types = {"HE": event_types["he"], "LE": event_types["le"]}
+    rating_table = ratings_table(participants, events, video_types, ratings, sessions)
+    layout = Layout(bids_dir, bids_dir, "", "")
+    scores = memory_table(layout, participants, sessions, str(memory["task"]),
+                          list(memory["scores"]))  # type: ignore[call-overload]
+    columns = ["participant_id", "subject", "group", "role", *covariates]
+    columns += [c for c in participants.columns if c not in columns]
+    return participants[columns], rating_table, scores

@@ -23,9 +23,9 @@ BASE_RATINGS = {
     "positive_affect": {"HE": 2.5, "LE": 5.5},
     "negative_affect": {"HE": 5.5, "LE": 1.5},
 }
-SUBJECT_SD = 1.0       # between-subject sd of a rating's intercept
+SUBJECT_SD = 0.7       # between-subject sd of a rating's intercept
 VIDEO_EFFECT_SD = 0.8  # between-subject sd of the HE - LE difference
-CHANGE_SD = 0.8        # between-subject sd of a session-to-session change
+CHANGE_SD = 0.8        # between-subject sd of a session-to-session change score
 TRIAL_SD = 1.0         # video-to-video sd within a session
 N_WORDS = 34           # memory task list length
 
@@ -106,15 +106,19 @@ def plant_subject_changes(
     }
     out = pd.DataFrame({"participant_id": participants["participant_id"]})
     for rating in RATINGS:
+        # Session-specific deviations (sd CHANGE_SD / sqrt 2 each) make every change
+        # score a difference of two deviations: sd CHANGE_SD, and delta1 and delta2
+        # correlate -0.5, as difference scores of noisy sessions do.
+        dev = rng.normal(0, CHANGE_SD / np.sqrt(2), (len(out), 3))
+        out[f"{rating}_intercept"] = rng.normal(0, SUBJECT_SD, len(out)) + dev[:, 0]
         for delta in (1, 2):
             dz = means.get((rating, delta), np.zeros(len(out)))
             out[f"{rating}_delta{delta}"] = (_mean_change(1.0, n_videos) * dz
-                                             + rng.normal(0, CHANGE_SD, len(out)))
+                                             + dev[:, delta] - dev[:, delta - 1])
     n_he = study.design.videos_per_type * len(study.sessions)
     video_sd = np.sqrt(VIDEO_EFFECT_SD ** 2 + 2 * TRIAL_SD ** 2 / n_he)
     out["empathy_video_extra"] = np.where(affect, params.empathy_video_x_group * video_sd, 0.0)
     for rating in RATINGS:
-        out[f"{rating}_intercept"] = rng.normal(0, SUBJECT_SD, len(out))
         out[f"{rating}_video"] = rng.normal(0, VIDEO_EFFECT_SD, len(out))
     return out
 
@@ -135,12 +139,12 @@ def rate_videos(
         for video_type in events.loc[is_video, "trial_type"]:
             mean = BASE_RATINGS[rating][video_type] + truth[f"{rating}_intercept"] + change
             sign = 1 if BASE_RATINGS[rating]["HE"] > BASE_RATINGS[rating]["LE"] else -1
-            if video_type == "HE":
-                mean += sign * truth[f"{rating}_video"] / 2
-                if rating == "empathy":
-                    mean += truth["empathy_video_extra"]
-            else:
-                mean -= sign * truth[f"{rating}_video"] / 2
+            # The affect group's extra HE - LE empathy difference is split across the
+            # two video types, so it leaves the groups' mean empathy equal at Pre.
+            half = sign * truth[f"{rating}_video"] / 2
+            if rating == "empathy":
+                half += truth["empathy_video_extra"] / 2
+            mean += half if video_type == "HE" else -half
             values.append(mean + rng.normal(0, TRIAL_SD))
         events[rating] = np.nan
         events.loc[is_video, rating] = np.round(np.clip(values, 0, 10), 2)
