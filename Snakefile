@@ -13,6 +13,7 @@ include: "rules/common.smk"
 include: "rules/simulate.smk"
 include: "rules/ingest.smk"
 include: "rules/behaviour.smk"
+include: "rules/first_level.smk"
 
 
 rule all:

@@ -7,6 +7,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
 from ecgap.bids import Layout, canonical_run_paths, check_complete, index_runs
 from ecgap.config import validate_config
+from ecgap.first_level import sovt_contrasts
 from ecgap.ingest import read_participants
 from ecgap.io import InputError
 from ecgap.simulate_behaviour import missing_memory_subjects, study_from_config
@@ -64,6 +65,24 @@ else:
                     if (p := LAYOUT.beh_file(s, ses, DATA["memory"]["task"])).is_file()]
 
 
+FIRST_LEVEL = (f"{RESULTS}/first_level/sub-{{subject}}/ses-{{session}}/"
+               f"sub-{{subject}}_ses-{{session}}_task-{DATA['task']}")
+FIRST_LEVEL_CONTRASTS = list(sovt_contrasts(config["first_level"]["parametric_modulation"],
+                                            list(DATA["ratings"])))
+
+
+def first_level_map_outputs():
+    """The effect, variance and z maps of every contrast of one run (wildcards kept)."""
+    escaped = FIRST_LEVEL.replace("{", "{{").replace("}", "}}")
+    return expand(f"{escaped}_contrast-{{contrast}}_stat-{{stat}}_statmap.nii.gz",
+                  contrast=FIRST_LEVEL_CONTRASTS, stat=["effect", "variance", "z"])
+
+
+def first_level_report_outputs():
+    """The optional nilearn GLM report of a run (config first_level.reports)."""
+    return [f"{FIRST_LEVEL}_report.html"] if config["first_level"]["reports"] else []
+
+
 def run_file(key):
     """Input function: one file (events, bold, mask, ...) of the run in the wildcards."""
     def get(wildcards):
@@ -103,5 +122,12 @@ def behaviour_tables():
                          "memory_ttests", "paper_comparison"])
 
 
+def first_level_maps(contrasts=("HE", "LE", "HEMinusLE", "meanHELE")):
+    return expand(f"{RESULTS}/first_level/sub-{{subject}}/ses-{{session}}/sub-{{subject}}_"
+                  f"ses-{{session}}_task-{DATA['task']}_contrast-{{contrast}}_stat-effect_"
+                  "statmap.nii.gz", subject=SUBJECTS, session=SESSIONS, contrast=contrasts)
+
+
 def get_final_outputs():
-    return ingest_tables() + behaviour_tables()
+    qc = [f"{RESULTS}/qc/runs.tsv", f"{RESULTS}/qc/exclusions.tsv"]
+    return ingest_tables() + behaviour_tables() + qc + first_level_maps()

@@ -144,6 +144,72 @@ def test_behaviour_tables(tiny_run):
     assert len(comparison) == 35 and comparison.agree.dtype == bool
 
 
+def test_high_motion_run_is_excluded_and_reported(tiny_run):
+    truth = _read(tiny_run / "results/simulated/truth/runs.tsv")
+    planted = truth[truth.high_motion][["subject", "session"]]
+    exclusions = _read(tiny_run / "results/qc/exclusions.tsv")
+    assert exclusions[["subject", "session"]].values.tolist() == planted.values.tolist()
+    assert "scrubbed fraction" in exclusions.reason.iloc[0]
+    qc = _read(tiny_run / "results/qc/runs.tsv")
+    assert len(qc) == 36 and qc.excluded.sum() == 1
+    kept = qc[~qc.excluded]
+    assert kept.mean_fd.between(0.05, 0.25).all() and (kept.scrubbed_fraction < 0.1).all()
+    assert kept.tsnr.between(20, 500).all()
+
+
+def _effect(root: Path, sub: str, ses: str, contrast: str) -> np.ndarray:
+    path = (root / "first_level" / sub / f"ses-{ses}" /
+            f"{sub}_ses-{ses}_task-sovt_contrast-{contrast}_stat-effect_statmap.nii.gz")
+    return nib.load(path).get_fdata()
+
+
+def test_first_level_recovers_the_planted_effects(tiny_run):
+    root = tiny_run / "results"
+    truth_dir = root / "simulated/truth"
+    delta1 = nib.load(next(truth_dir.glob("*desc-delta1HE_effect.nii.gz"))).get_fdata()
+    task = nib.load(next(truth_dir.glob("*desc-taskHE_effect.nii.gz"))).get_fdata()
+    mask = nib.load(next(root.rglob("*desc-brain_mask.nii.gz"))).get_fdata() > 0
+    roi, task_roi = delta1 > 0.5 * delta1.max(), task > 0.5 * task.max()
+    elsewhere = mask & (delta1 == 0) & (task < 0.05 * task.max())
+    subjects = _read(truth_dir / "imaging_subjects.tsv")
+    excluded = _read(root / "qc/exclusions.tsv")
+    he_minus_le, change = [], {"affect": [], "memory": []}
+    for row in subjects.itertuples():
+        for ses in ("pre", "post1", "post2"):
+            if ((excluded.subject == row.participant_id[4:]) & (excluded.session == ses)).any():
+                continue
+            he_minus_le.append(_effect(root, row.participant_id, ses, "HEMinusLE")[task_roi].mean())
+        d1 = (_effect(root, row.participant_id, "post1", "HE")
+              - _effect(root, row.participant_id, "pre", "HE"))
+        change[row.group].append((d1[roi].mean(), d1[elsewhere].mean()))
+    # HE - LE is planted at 0.4 x task amplitude (percent signal change) in task regions.
+    assert min(he_minus_le) > 0 and np.mean(he_minus_le) > 0.2
+    affect, memory = np.array(change["affect"]), np.array(change["memory"])
+
+    def t_value(x):
+        return x.mean() / (x.std(ddof=1) / np.sqrt(len(x)))
+
+    planted = delta1[roi].mean()
+    assert abs(affect[:, 0].mean() - planted) < 0.25 and t_value(affect[:, 0]) > 3
+    assert abs(t_value(memory[:, 0])) < 3
+    assert abs(affect[:, 1].mean()) < 0.1 and abs(memory[:, 1].mean()) < 0.1
+
+
+def test_first_level_outputs_per_run(tiny_run):
+    run_dir = tiny_run / "results/first_level/sub-01/ses-pre"
+    prefix = "sub-01_ses-pre_task-sovt"
+    for contrast in ("HE", "LE", "HEMinusLE", "meanHELE"):
+        for stat in ("effect", "variance", "z"):
+            assert (run_dir / f"{prefix}_contrast-{contrast}_stat-{stat}_statmap.nii.gz").is_file()
+    design = pd.read_csv(run_dir / f"{prefix}_design.tsv", sep="\t")
+    assert {"HE", "LE", "rating", "trans_x", "csf", "cosine00"} <= set(design.columns)
+    assert not any(c.startswith("drift") for c in design.columns)  # cosines come from fMRIPrep
+    assert (run_dir / f"{prefix}_design.png").stat().st_size > 1000
+    import json
+    sidecar = json.loads((run_dir / f"{prefix}_statmap.json").read_text())
+    assert sidecar["SmoothingFWHM"] == 6 and sidecar["NoiseModel"] == "ar1"
+
+
 def test_rerun_is_a_no_op(tiny_run):
     proc = run_snakemake(tiny_run, "--dry-run")
     assert "Nothing to be done" in proc.stdout + proc.stderr
@@ -178,7 +244,8 @@ def _no_outputs(workdir: Path) -> None:
 
 def test_bids_source_reads_a_real_layout(tiny_bids, tmp_path):
     data = _copy_data(tiny_bids, tmp_path)
-    run_snakemake(tmp_path, configfile=bids_config(tmp_path, data))
+    run_snakemake(tmp_path, "results/ingest/runs.tsv", "results/behaviour/manova.tsv",
+                  configfile=bids_config(tmp_path, data))
     runs = _read(tmp_path / "results/ingest/runs.tsv")
     assert len(runs) == 36 and (runs.tr == 2.0).all()
 

@@ -1,0 +1,25 @@
+"""Rule qc_runs: the per-run QC table and the list of excluded runs."""
+
+import logging
+import sys
+
+sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
+
+import pandas as pd
+
+from ecgap.io import read_json, write_tsv
+from ecgap.snake import run
+
+COLUMNS = ["subject", "session", "mean_fd", "max_fd", "n_volumes", "n_scrubbed",
+           "scrubbed_fraction", "tsnr", "excluded", "reason"]
+
+
+def main(smk):
+    runs = pd.DataFrame([read_json(path) for path in smk.input])[COLUMNS]
+    excluded = runs[runs["excluded"]]
+    logging.info("%d of %d runs excluded", len(excluded), len(runs))
+    write_tsv(runs, smk.output.runs)
+    write_tsv(excluded[["subject", "session", "reason"]], smk.output.exclusions)
+
+
+run(snakemake, main)  # noqa: F821

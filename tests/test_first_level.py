@@ -1,0 +1,170 @@
+"""First level: confound selection on real fMRIPrep output, the GLM on the real localizer,
+and the planted effects recovered from the tiny simulated study."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+import pytest
+
+from ecgap.first_level import (ConfoundSpec, GLMSpec, QCLimits, contrast_maps,
+                               fit_first_level, motion_qc, select_confounds, sovt_contrasts,
+                               sovt_events)
+from ecgap.io import read_tsv
+
+from conftest import SHARED
+
+CONFOUNDS = SHARED / "fmriprep_confounds" / "derivatives" / "fmriprep"
+LOCALIZER = SHARED / "localizer"
+TRIAL_TYPES = {"he": "HE", "le": "LE", "rating": "rating"}
+RATINGS = {"empathy": "empathy", "positive_affect": "positive_affect",
+           "negative_affect": "negative_affect"}
+
+
+def _real_runs():
+    if not CONFOUNDS.is_dir():
+        pytest.skip(f"{CONFOUNDS} not present")
+    tables = sorted(CONFOUNDS.glob("sub-*/func/*_desc-confounds_timeseries.tsv"))
+    # load_confounds finds the table from the BOLD name; the images are not shipped.
+    return [(t, Path(str(t).replace("_desc-confounds_timeseries.tsv",
+                                    "_space-MNI152NLin2009cAsym_desc-preproc_bold.nii.gz")))
+            for t in tables]
+
+
+def _expected_scrubbed(raw: pd.DataFrame, fd: float, dvars: float, segment: int) -> np.ndarray:
+    """nilearn's censoring rule, written out: high-motion volumes, short segments, and
+    fMRIPrep's non-steady-state volumes."""
+    bad = ((raw["framewise_displacement"].fillna(0) > fd)
+           | (raw["std_dvars"].fillna(0) > dvars)).to_numpy()
+    steady = raw.filter(like="non_steady_state_outlier").sum(axis=1).to_numpy() > 0
+    keep = ~bad
+    start = 0
+    while start < len(keep):
+        if not keep[start]:
+            start += 1
+            continue
+        end = start
+        while end < len(keep) and keep[end]:
+            end += 1
+        if end - start < segment:
+            keep[start:end] = False
+        start = end
+    return ~keep | steady
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("strategy, expected, absent", [
+    (("motion", "high_pass", "wm_csf"),
+     {"trans_x", "rot_z_derivative1_power2", "csf", "white_matter", "cosine00"},
+     {"global_signal", "a_comp_cor_00"}),
+    (("motion", "high_pass", "compcor"),
+     {"trans_x", "a_comp_cor_00", "a_comp_cor_04", "cosine00"}, {"a_comp_cor_05", "csf"}),
+    (("motion", "wm_csf", "global_signal"),
+     {"trans_y", "global_signal", "csf", "white_matter"}, {"cosine00"}),
+])
+def test_real_confounds_per_strategy(strategy, expected, absent):
+    spec = ConfoundSpec(strategy=strategy, motion="full", n_compcor=5)
+    for table, bold in _real_runs():
+        confounds, scrubbed = select_confounds(bold, spec)
+        raw = read_tsv(table)
+        assert len(confounds) == len(raw) == 255
+        assert expected <= set(confounds.columns) and not absent & set(confounds.columns)
+        assert len([c for c in confounds if c.startswith(("trans", "rot"))]) == 24
+        assert not confounds.isna().any().any()  # first-row n/a filled
+        # nilearn fills the first row's n/a with the second row, then demeans over the
+        # volumes it keeps.
+        column = raw["trans_x_derivative1"].copy()
+        assert np.isnan(column.iloc[0])
+        column.iloc[0] = column.iloc[1]
+        np.testing.assert_allclose(confounds["trans_x_derivative1"],
+                                   column - column[~scrubbed].mean(), atol=1e-9)
+        np.testing.assert_array_equal(scrubbed, _expected_scrubbed(raw, 0.5, 1.5, 5))
+        outliers = [c for c in confounds if c.startswith("scrub")]
+        assert len(outliers) == scrubbed.sum()
+
+
+@pytest.mark.realdata
+def test_real_motion_qc_counts():
+    for table, bold in _real_runs():
+        raw = read_tsv(table)
+        _, scrubbed = select_confounds(bold, ConfoundSpec(fd_threshold=0.2,
+                                                          std_dvars_threshold=100,
+                                                          scrub_min_segment=0))
+        steady = raw.filter(like="non_steady_state_outlier").sum(axis=1) > 0
+        assert scrubbed.sum() == ((raw["framewise_displacement"] > 0.2) | steady).sum()
+        qc = motion_qc(raw, scrubbed, QCLimits(max_scrubbed_fraction=0.25, max_mean_fd=0.5))
+        assert 0.10 <= qc["mean_fd"] <= 0.15 and not qc["excluded"]
+        strict = motion_qc(raw, scrubbed, QCLimits(max_scrubbed_fraction=0.25,
+                                                   max_mean_fd=0.05))
+        assert strict["excluded"] and "mean FD" in strict["reason"]
+
+
+def _localizer_events() -> pd.DataFrame:
+    table = pd.read_csv(LOCALIZER / "paradigm_loc.csv", sep=" ", header=None,
+                        names=["session", "trial_type", "onset", "duration", "amplitude"])
+    table["trial_type"] = table["trial_type"].str.strip('"')
+    return table[["onset", "duration", "trial_type"]]
+
+
+def _peak(img: nib.Nifti1Image, sign: float = 1.0) -> tuple[float, np.ndarray]:
+    data = sign * img.get_fdata()
+    index = np.unravel_index(np.nanargmax(data), data.shape)
+    return float(data[index]), nib.affines.apply_affine(img.affine, index)
+
+
+@pytest.mark.realdata
+def test_localizer_first_level_finds_the_known_activations():
+    bold = LOCALIZER / "real_data_vol_4_regions_BOLD.nii.gz"
+    if not bold.is_file():
+        pytest.skip(f"{bold} not present")
+    labels = nib.load(LOCALIZER / "real_data_vol_4_regions_mask.nii.gz")
+    mask = nib.Nifti1Image((labels.get_fdata() > 0).astype(np.uint8), labels.affine)
+    # The header says TR = 1.0 s; the acquisition's TR is 2.4 s.
+    model = fit_first_level(bold, mask, _localizer_events(), None,
+                            GLMSpec(t_r=2.4, smoothing_fwhm=None))
+    audio = "calculaudio + phraseaudio + clicDaudio + clicGaudio"
+    video = "calculvideo + phrasevideo + clicDvideo + clicGvideo"
+    maps = contrast_maps(model, {
+        "audioMinusVideo": f"{audio} - ({video})",
+        "leftMinusRight": "clicGaudio + clicGvideo - clicDaudio - clicDvideo",
+        "computationMinusSentences": "calculaudio + calculvideo - phraseaudio - phrasevideo",
+    })
+    z, where = _peak(maps["audioMinusVideo"]["z"])
+    assert z > 8 and np.linalg.norm(where - [-62, -8, 0]) <= 12
+    t, _ = _peak(maps["audioMinusVideo"]["t"])
+    assert t > 10
+    z, where = _peak(maps["leftMinusRight"]["z"])
+    assert z > 3 and np.linalg.norm(where - [38, -24, 54]) <= 15
+    z, where = _peak(maps["computationMinusSentences"]["z"])
+    assert z > 3 and where[0] < 0 and np.linalg.norm(where - [-28, -60, 42]) <= 20
+
+
+def test_parametric_modulators_are_centred_copies():
+    events = pd.DataFrame({"onset": [0, 12, 20, 32, 44], "duration": [12, 6, 12, 6, 10],
+                           "trial_type": ["HE", "rating", "LE", "rating", "fixation"],
+                           "empathy": [8, np.nan, 2, np.nan, np.nan],
+                           "positive_affect": [1, np.nan, 6, np.nan, np.nan],
+                           "negative_affect": [7, np.nan, 1, np.nan, np.nan]})
+    plain = sovt_events(events, TRIAL_TYPES, RATINGS, parametric=False)
+    assert sorted(plain.trial_type.unique()) == ["HE", "LE", "rating"]
+    modulated = sovt_events(events, TRIAL_TYPES, RATINGS, parametric=True)
+    extra = modulated[modulated.trial_type.str.contains("x")]
+    assert sorted(extra.trial_type.unique()) == sorted(
+        f"{v}x{r}" for v in ("HE", "LE")
+        for r in ("Empathy", "PositiveAffect", "NegativeAffect"))
+    assert (extra.groupby("trial_type").modulation.sum().abs() < 1e-12).all()
+    contrasts = sovt_contrasts(True, list(RATINGS))
+    assert contrasts["HEMinusLE"] == "HE - LE" and contrasts["LExNegativeAffect"] == \
+        "LExNegativeAffect"
+    assert len(contrasts) == 4 + 6
+
+
+def test_scrubbed_volumes_become_outlier_regressors(run_files):
+    spec = ConfoundSpec(fd_threshold=0.15, scrub_min_segment=0)
+    confounds, scrubbed = select_confounds(run_files["bold"], spec)
+    outliers = confounds[[c for c in confounds if c.startswith("scrub")]]
+    assert 0 < outliers.shape[1] == scrubbed.sum() < len(scrubbed)
+    np.testing.assert_array_equal(outliers.sum(axis=1).to_numpy() > 0, scrubbed)
