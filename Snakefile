@@ -14,6 +14,7 @@ include: "rules/simulate.smk"
 include: "rules/ingest.smk"
 include: "rules/behaviour.smk"
 include: "rules/first_level.smk"
+include: "rules/second_level.smk"
 
 
 rule all:

