@@ -80,7 +80,7 @@ rule first_level:
         f"{RESULTS}/benchmarks/first_level/sub-{{subject}}_ses-{{session}}.tsv"
     threads: 1
     resources:
-        mem_mb=lambda wc: 4000,
+        mem_mb=4000,
         runtime=30,
     conda:
         "../envs/first_level.yaml"
