@@ -7,7 +7,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
 from ecgap.bids import Layout, canonical_run_paths, check_complete, index_runs
 from ecgap.config import validate_config
-from ecgap.first_level import sovt_contrasts
+from ecgap.first_level import SOVT_CONTRASTS, sovt_contrasts
 from ecgap.ingest import read_participants
 from ecgap.io import InputError
 from ecgap.simulate_behaviour import missing_memory_subjects, study_from_config
@@ -67,13 +67,19 @@ else:
 
 FIRST_LEVEL = (f"{RESULTS}/first_level/sub-{{subject}}/ses-{{session}}/"
                f"sub-{{subject}}_ses-{{session}}_task-{DATA['task']}")
+FIRST_LEVEL_EFFECT = f"{FIRST_LEVEL}_contrast-{{contrast}}_stat-effect_statmap.nii.gz"
 FIRST_LEVEL_CONTRASTS = list(sovt_contrasts(config["first_level"]["parametric_modulation"],
                                             list(DATA["ratings"])))
 
 
+def _escape(pattern):
+    """Double the braces so expand() leaves the pattern's wildcards in place."""
+    return pattern.replace("{", "{{").replace("}", "}}")
+
+
 def first_level_map_outputs():
     """The effect, variance and z maps of every contrast of one run (wildcards kept)."""
-    escaped = FIRST_LEVEL.replace("{", "{{").replace("}", "}}")
+    escaped = _escape(FIRST_LEVEL)
     return expand(f"{escaped}_contrast-{{contrast}}_stat-{{stat}}_statmap.nii.gz",
                   contrast=FIRST_LEVEL_CONTRASTS, stat=["effect", "variance", "z"])
 
@@ -89,15 +95,11 @@ if len(ANALYSES) != len(config["second_level"]["analyses"]):
 SECOND_LEVEL = f"{RESULTS}/second_level/{{analysis}}/task-{DATA['task']}_desc-{{analysis}}"
 CHANGE_MAP = (f"{RESULTS}/second_level/changes/sub-{{subject}}/sub-{{subject}}_task-"
               f"{DATA['task']}_contrast-{{contrast}}_desc-{{delta}}_effect.nii.gz")
-CHANGE_CONTRASTS = ["HE", "LE", "meanHELE", "HEMinusLE"]
+CHANGE_CONTRASTS = list(SOVT_CONTRASTS)
 GROUP_STATS = ["t", "z", "logpFWEvoxel", "logpFWEsize", "logpFWEmass"]
 
 wildcard_constraints:
     analysis="|".join(ANALYSES),
-
-
-def _escape(pattern):
-    return pattern.replace("{", "{{").replace("}", "}}")
 
 
 def change_map_outputs():
@@ -108,9 +110,8 @@ def change_map_outputs():
 
 def get_subject_effect_maps(wildcards):
     """The subject's first-level effect maps, keyed contrast_session."""
-    return {f"{c}_{ses}": f"{RESULTS}/first_level/sub-{wildcards.subject}/ses-{ses}/"
-                          f"sub-{wildcards.subject}_ses-{ses}_task-{DATA['task']}_contrast-"
-                          f"{c}_stat-effect_statmap.nii.gz"
+    return {f"{c}_{ses}": FIRST_LEVEL_EFFECT.format(subject=wildcards.subject, session=ses,
+                                                     contrast=c)
             for c in CHANGE_CONTRASTS for ses in SESSIONS}
 
 
@@ -124,8 +125,8 @@ def get_analysis_change_maps(wildcards):
     return expand(CHANGE_MAP, subject=SUBJECTS, contrast=a["contrast"], delta=a["delta"])
 
 
-def get_group_mask_source(wildcards):
-    """The brain masks of the runs; the group mask is where every run has brain."""
+def get_run_masks(wildcards):
+    """Every run's brain mask; the group mask is where all of them have brain."""
     return [str(RUN_FILES[(s, ses)]["mask"]) for s in SUBJECTS for ses in SESSIONS]
 
 
@@ -176,10 +177,8 @@ def behaviour_tables():
                          "memory_ttests", "paper_comparison"])
 
 
-def first_level_maps(contrasts=("HE", "LE", "HEMinusLE", "meanHELE")):
-    return expand(f"{RESULTS}/first_level/sub-{{subject}}/ses-{{session}}/sub-{{subject}}_"
-                  f"ses-{{session}}_task-{DATA['task']}_contrast-{{contrast}}_stat-effect_"
-                  "statmap.nii.gz", subject=SUBJECTS, session=SESSIONS, contrast=contrasts)
+def first_level_maps(contrasts=tuple(SOVT_CONTRASTS)):
+    return expand(FIRST_LEVEL_EFFECT, subject=SUBJECTS, session=SESSIONS, contrast=contrasts)
 
 
 def get_final_outputs():

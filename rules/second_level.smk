@@ -22,12 +22,31 @@ rule change_maps:
         "../scripts/change_maps.py"
 
 
+rule group_mask:
+    input:
+        get_run_masks,
+    output:
+        f"{RESULTS}/second_level/group_mask.nii.gz",
+    log:
+        f"{RESULTS}/logs/group_mask.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/group_mask.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        "../envs/second_level.yaml"
+    script:
+        "../scripts/group_mask.py"
+
+
 rule second_level:
     input:
         maps=get_analysis_change_maps,
         participants=f"{RESULTS}/ingest/participants.tsv",
         exclusions=f"{RESULTS}/qc/exclusions.tsv",
-        mask=get_group_mask_source,
+        mask=f"{RESULTS}/second_level/group_mask.nii.gz",
     output:
         design=f"{SECOND_LEVEL}_design.tsv",
         design_figure=f"{SECOND_LEVEL}_design.png",

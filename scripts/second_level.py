@@ -16,19 +16,10 @@ from nilearn.plotting import plot_design_matrix
 
 from ecgap.io import atomic_path, read_tsv, save_nifti, write_json, write_tsv
 from ecgap.second_level import (CONNECTIVITY, GROUP_CONTRASTS, Inference, cluster_table,
-                                cluster_threshold_t, contrast_vector, delta_sessions,
-                                fwe_cluster_map, group_design, included_subjects,
-                                parametric_maps, permutation_maps)
+                                cluster_threshold_t, contrast_images, contrast_vector,
+                                delta_sessions, fwe_cluster_map, group_design, group_model,
+                                included_subjects, load_aal3, permutation_maps)
 from ecgap.snake import run
-
-
-def group_mask(paths):
-    """Voxels inside every run's brain mask."""
-    first = nib.load(paths[0])
-    inside = np.ones(first.shape, dtype=bool)
-    for path in paths:
-        inside &= np.asarray(nib.load(path).dataobj) > 0
-    return nib.Nifti1Image(inside.astype(np.uint8), first.affine)
 
 
 def main(smk):
@@ -42,18 +33,20 @@ def main(smk):
     map_of = dict(zip(p.subjects, smk.input.maps))
     maps = [nib.load(map_of[s]) for s in kept["subject"]]
     design = group_design(kept, p.covariates)
-    mask = group_mask(list(smk.input.mask))
+    mask = nib.load(smk.input.mask)
     settings = Inference(n_jobs=smk.threads, **p.inference)
     df = len(design) - np.linalg.matrix_rank(design.to_numpy())
     t_cf = cluster_threshold_t(settings.cluster_forming_p, df)
     logging.info("%s: n = %d (%s), dropped by QC: %s; df = %d, cluster-forming t = %.3f",
                  analysis["name"], len(kept), kept["role"].value_counts().to_dict(),
                  dropped or "none", df, t_cf)
+    model = group_model(maps, design, mask)
+    atlas = load_aal3()
     tables = []
     outputs = {path.split("_contrast-")[1].split("_statmap")[0]: path for path in smk.output.maps}
     for name, (w_affect, w_memory) in GROUP_CONTRASTS.items():
         contrast = contrast_vector(design, {"affect": w_affect, "memory": w_memory})
-        para = parametric_maps(maps, design, contrast, mask)
+        para = contrast_images(model, contrast)
         perm = permutation_maps(maps, design, contrast, mask, settings)
         images = {"t": perm["t"], "z": para["z"], "logpFWEvoxel": perm["logp_max_t"],
                   "logpFWEsize": perm["logp_max_size"], "logpFWEmass": perm["logp_max_mass"],
@@ -63,7 +56,7 @@ def main(smk):
             key = f"{name}_desc-FWEcluster_stat-t" if stat == "FWEcluster" else f"{name}_stat-{stat}"
             save_nifti(img, outputs[key])
         table = cluster_table(perm["t"], para["z"], perm["logp_max_size"],
-                              perm["logp_max_mass"], t_cf)
+                              perm["logp_max_mass"], t_cf, atlas)
         table.insert(0, "contrast", name)
         table["significant"] = table["p_fwe_size"] < settings.alpha
         tables.append(table)

@@ -10,7 +10,7 @@ saves the disk and I/O of a second BOLD series per run.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -70,7 +70,6 @@ class GLMSpec:
     high_pass: float = 1 / 128
     noise_model: str = "ar1"
     smoothing_fwhm: float | None = 6.0
-    extra: dict = field(default_factory=dict)
 
 
 def select_confounds(bold: str | Path, spec: ConfoundSpec) -> tuple[pd.DataFrame, np.ndarray]:
@@ -182,7 +181,7 @@ def fit_first_level(bold: str | Path | nib.Nifti1Image, mask: str | Path | nib.N
         t_r=spec.t_r, hrf_model=spec.hrf_model, drift_model=spec.drift_model,
         high_pass=spec.high_pass, noise_model=spec.noise_model,
         smoothing_fwhm=spec.smoothing_fwhm, mask_img=mask, minimize_memory=True,
-        signal_scaling=0, **spec.extra)
+        signal_scaling=0)
     return model.fit(bold, events=events, confounds=confounds)
 
 

