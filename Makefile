@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 CORES ?= all
 CONFIG ?= config/config.yaml
 
-.PHONY: setup run test lint dryrun power clean
+.PHONY: setup run test lint dryrun power bench calibrate clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,17 @@ test: setup
 SEEDS ?= 100
 power: setup
 	PYTHONPATH=scripts $(BIN)/python -m ecgap.power --config config/paper.yaml --seeds $(SEEDS)
+
+# Benchmarks (not part of the test suite): writes results/bench/summary.{tsv,md}.
+bench: setup
+	PYTHONPATH=scripts $(BIN)/python -m ecgap.bench all --out results/bench
+
+# FWE calibration of the group-level inference on DATASETS null data sets (about 1 s
+# each; not part of the test suite). Prints rejection rates with 95 % intervals.
+DATASETS ?= 200
+ENGINE ?= ecgap
+calibrate: setup
+	PYTHONPATH=scripts $(BIN)/python -m ecgap.calibrate --datasets $(DATASETS) --engine $(ENGINE)
 
 lint: setup
 	$(BIN)/snakemake --lint

@@ -15,6 +15,9 @@ include: "rules/ingest.smk"
 include: "rules/behaviour.smk"
 include: "rules/first_level.smk"
 include: "rules/second_level.smk"
+include: "rules/conjunction.smk"
+include: "rules/parametric.smk"
+include: "rules/roi.smk"
 
 
 rule all:

@@ -130,12 +130,122 @@ def get_run_masks(wildcards):
     return [str(RUN_FILES[(s, ses)]["mask"]) for s in SUBJECTS for ses in SESSIONS]
 
 
-def second_level_map_outputs():
-    escaped = _escape(SECOND_LEVEL)
+GROUP_CONTRAST_NAMES = ["affectGtMemory", "memoryGtAffect"]
+SLOPE_CONTRAST_NAMES = ["positiveSlope", "negativeSlope"]
+ANALYSIS_CONTRASTS = [(a, c) for a in ANALYSES for c in GROUP_CONTRAST_NAMES]
+
+
+def group_map_outputs(pattern, contrasts):
+    """t, z, FWE p and FWE-thresholded maps of each contrast of one group analysis."""
+    escaped = _escape(pattern)
     return expand(f"{escaped}_contrast-{{contrast}}_stat-{{stat}}_statmap.nii.gz",
-                  contrast=["affectGtMemory", "memoryGtAffect"], stat=GROUP_STATS) + \
+                  contrast=contrasts, stat=GROUP_STATS) + \
         expand(f"{escaped}_contrast-{{contrast}}_desc-FWEcluster_stat-t_statmap.nii.gz",
-               contrast=["affectGtMemory", "memoryGtAffect"])
+               contrast=contrasts)
+
+
+def cluster_label_outputs(pattern, contrasts):
+    """Per contrast, the cluster label image whose ids are clusters.tsv's."""
+    return expand(f"{_escape(pattern)}_contrast-{{contrast}}_desc-clusters_dseg.nii.gz",
+                  contrast=contrasts)
+
+
+def fwe_cluster_maps():
+    """Every analysis' FWE-cluster t maps, in ANALYSIS_CONTRASTS order."""
+    return [SECOND_LEVEL.format(analysis=a) + f"_contrast-{c}_desc-FWEcluster_stat-t_statmap.nii.gz"
+            for a, c in ANALYSIS_CONTRASTS]
+
+
+# ------------------------------------------------------------ conjunctions, brain-behaviour
+
+CONJUNCTIONS = {c["name"]: c for c in config["second_level"]["conjunctions"]}
+for _c in CONJUNCTIONS.values():
+    _unknown = [a for a in _c["analyses"] if a not in ANALYSES]
+    if _unknown:
+        raise InputError(f"config key second_level.conjunctions ({_c['name']})",
+                         f"analyses {_unknown} are not in second_level.analyses "
+                         f"({', '.join(ANALYSES)})")
+CONJUNCTION = f"{RESULTS}/conjunctions/{{conjunction}}/task-{DATA['task']}_desc-{{conjunction}}"
+
+BB = config["brain_behaviour"]
+BB_ANALYSES = {b["name"]: b for b in BB["analyses"]}
+BB_COVARIATES = DATA["covariates"] if BB["covariates"] is None else BB["covariates"]
+for _b in BB_ANALYSES.values():
+    if _b["score"]["measure"] in ("empathy", "positive_affect", "negative_affect") \
+            and "delta" not in _b["score"]:
+        raise InputError(f"config key brain_behaviour.analyses ({_b['name']}).score",
+                         "a rating score needs its change period (delta: delta1 or delta2)")
+BRAIN_BEHAVIOUR = f"{RESULTS}/brain_behaviour/{{bb}}/task-{DATA['task']}_desc-{{bb}}"
+INFERENCE_KEYS = ("n_permutations", "cluster_forming_p", "alpha", "seed", "engine")
+
+
+wildcard_constraints:
+    conjunction="|".join(CONJUNCTIONS) or "no-conjunction",
+    bb="|".join(BB_ANALYSES) or "no-analysis",
+
+
+def inference_params():
+    """The permutation-inference settings every group-level rule passes to its script."""
+    return {k: config["second_level"][k] for k in INFERENCE_KEYS}
+
+
+def get_conjunction_maps(wildcards):
+    """z and FWE-cluster maps of the conjunction's analyses, in the config's order."""
+    c = CONJUNCTIONS[wildcards.conjunction]
+
+    def path(analysis, stat):
+        return (SECOND_LEVEL.format(analysis=analysis)
+                + f"_contrast-{c['contrast']}_{stat}_statmap.nii.gz")
+    return {"z": [path(a, "stat-z") for a in c["analyses"]],
+            "fwe": [path(a, "desc-FWEcluster_stat-t") for a in c["analyses"]]}
+
+
+def get_bb_change_maps(wildcards):
+    b = BB_ANALYSES[wildcards.bb]
+    return expand(CHANGE_MAP, subject=SUBJECTS, contrast=b["contrast"], delta=b["delta"])
+
+
+ROI_SETS = {
+    "second_level": (SECOND_LEVEL, "analysis", GROUP_CONTRAST_NAMES),
+    "conjunctions": (CONJUNCTION, "conjunction", None),
+    "brain_behaviour": (BRAIN_BEHAVIOUR, "bb", SLOPE_CONTRAST_NAMES),
+}
+
+
+def roi_contrasts(stage, name):
+    """The contrasts whose clusters a cluster set has (a conjunction has one)."""
+    contrasts = ROI_SETS[stage][2]
+    return [CONJUNCTIONS[name]["contrast"]] if contrasts is None else contrasts
+
+
+def get_roi_inputs(wildcards):
+    """A cluster set's label images and table, the designs of the subjects it used,
+    and every subject's HE and LE effect maps per session."""
+    pattern, key, _ = ROI_SETS[wildcards.stage]
+    prefix = pattern.format(**{key: wildcards.name})
+    if wildcards.stage == "conjunctions":
+        designs = [SECOND_LEVEL.format(analysis=a) + "_design.tsv"
+                   for a in CONJUNCTIONS[wildcards.name]["analyses"]]
+        labels = [f"{prefix}_desc-clusters_dseg.nii.gz"]
+    else:
+        designs = [f"{prefix}_design.tsv"]
+        labels = [f"{prefix}_contrast-{c}_desc-clusters_dseg.nii.gz"
+                  for c in roi_contrasts(wildcards.stage, wildcards.name)]
+    return {
+        "labels": labels,
+        "clusters": f"{RESULTS}/{wildcards.stage}/{wildcards.name}/clusters.tsv",
+        "designs": designs,
+        "participants": f"{RESULTS}/ingest/participants.tsv",
+        "maps": [FIRST_LEVEL_EFFECT.format(subject=s, session=ses, contrast=c)
+                 for s, ses, c in ROI_MAP_KEYS],
+    }
+
+
+ROI_MAP_KEYS = [(s, ses, c) for s in SUBJECTS for ses in SESSIONS for c in ("HE", "LE")]
+
+
+def get_roi_contrasts(wildcards):
+    return roi_contrasts(wildcards.stage, wildcards.name)
 
 
 def run_file(key):
@@ -184,4 +294,10 @@ def first_level_maps(contrasts=tuple(SOVT_CONTRASTS)):
 def get_final_outputs():
     qc = [f"{RESULTS}/qc/runs.tsv", f"{RESULTS}/qc/exclusions.tsv"]
     clusters = expand(f"{RESULTS}/second_level/{{analysis}}/clusters.tsv", analysis=ANALYSES)
-    return ingest_tables() + behaviour_tables() + qc + first_level_maps() + clusters
+    truth = [f"{RESULTS}/second_level/truth_recovery.tsv"] if DATA["source"] == "simulate" else []
+    conjunctions = expand(f"{RESULTS}/conjunctions/{{name}}/verdict.txt", name=CONJUNCTIONS)
+    rois = [f"{RESULTS}/{stage}/{name}/roi_values.tsv"
+            for stage, names in (("second_level", ANALYSES), ("conjunctions", CONJUNCTIONS),
+                                 ("brain_behaviour", BB_ANALYSES)) for name in names]
+    return (ingest_tables() + behaviour_tables() + qc + first_level_maps() + clusters + truth
+            + conjunctions + rois)

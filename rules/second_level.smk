@@ -50,8 +50,9 @@ rule second_level:
     output:
         design=f"{SECOND_LEVEL}_design.tsv",
         design_figure=f"{SECOND_LEVEL}_design.png",
-        maps=second_level_map_outputs(),
+        maps=group_map_outputs(SECOND_LEVEL, GROUP_CONTRAST_NAMES),
         clusters=f"{RESULTS}/second_level/{{analysis}}/clusters.tsv",
+        cluster_labels=cluster_label_outputs(SECOND_LEVEL, GROUP_CONTRAST_NAMES),
         sidecar=f"{SECOND_LEVEL}_statmap.json",
     params:
         analysis=get_analysis,
@@ -60,7 +61,7 @@ rule second_level:
         covariates=DATA["covariates"],
         inference={k: config["second_level"][k] for k in ("n_permutations",
                                                           "cluster_forming_p", "alpha",
-                                                          "seed")},
+                                                          "seed", "engine")},
     log:
         f"{RESULTS}/logs/second_level/{{analysis}}.log",
     benchmark:
@@ -73,3 +74,27 @@ rule second_level:
         "../envs/second_level.yaml"
     script:
         "../scripts/second_level.py"
+
+
+rule truth_recovery:
+    input:
+        maps=fwe_cluster_maps(),
+        labels=f"{SIM_ROOT}/truth/space-{DATA['space']}_desc-regions_dseg.nii.gz",
+        regions=f"{SIM_ROOT}/truth/regions.tsv",
+    output:
+        f"{RESULTS}/second_level/truth_recovery.tsv",
+    params:
+        analyses=ANALYSES,
+        map_keys=ANALYSIS_CONTRASTS,
+    log:
+        f"{RESULTS}/logs/truth_recovery.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/truth_recovery.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=5,
+    conda:
+        "../envs/second_level.yaml"
+    script:
+        "../scripts/truth_recovery.py"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -35,8 +36,13 @@ def run_snakemake(workdir: Path, *args: str, configfile: Path = TINY,
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny simulated config run through ingest, once per test session."""
-    workdir = tmp_path_factory.mktemp("tiny")
+    """The tiny simulated config run through ingest, once per test session.
+
+    ECGAP_TINY_RUN=<dir> reuses (and brings up to date) a run in that directory, which
+    makes iterating on the workflow tests fast.
+    """
+    reuse = os.environ.get("ECGAP_TINY_RUN")
+    workdir = Path(reuse) if reuse else tmp_path_factory.mktemp("tiny")
     run_snakemake(workdir)
     return workdir
 

@@ -105,7 +105,7 @@ def test_planted_group_effect_is_found_and_reverse_is_not():
         perm = permutation_maps(maps, design, contrast, mask, settings)
         para = parametric_maps(maps, design, contrast, mask)
         table = cluster_table(perm["t"], para["z"], perm["logp_max_size"],
-                              perm["logp_max_mass"], t_cf)
+                              perm["logp_max_mass"], t_cf)[0]
         found[name] = table[table.p_fwe_size < 0.05]
     best = found["affectGtMemory"].iloc[0]
     assert best.size_voxels >= 20 and best.size_mm3 == pytest.approx(best.size_voxels * 64)
@@ -139,7 +139,7 @@ def test_faces_group_one_sample():
                             Inference(n_permutations=500, seed=1, n_jobs=2))
     para = parametric_maps(maps, design, contrast, mask)
     table = cluster_table(perm["t"], para["z"], perm["logp_max_size"], perm["logp_max_mass"],
-                          cluster_threshold_t(0.001, 15))
+                          cluster_threshold_t(0.001, 15))[0]
     significant = table[table.p_fwe_size < 0.05]
     peaks = significant[["peak_x", "peak_y", "peak_z"]].to_numpy()
 
@@ -158,3 +158,25 @@ def test_faces_group_one_sample():
         assert not (np.linalg.norm(coords - np.array(target), axis=1) <= 12).any()
     assert significant.peak_t.max() > 7
     assert not significant.main_regions.str.contains("Heschl").any()
+
+
+def test_recovery_counts_planted_regions_and_false_positives():
+    from ecgap.recovery import OUTSIDE, dice, recovery_rows
+
+    labels = np.zeros((10, 10, 10), dtype=int)
+    labels[1:4, 1:4, 1:4] = 1  # delta1 region, 27 voxels
+    labels[6:9, 6:9, 6:9] = 2  # delta2 region
+    regions = pd.DataFrame({"index": [1, 2], "name": ["aMCC", "pgACC"],
+                            "delta": ["delta1", "delta2"]})
+    significant = np.zeros_like(labels, dtype=bool)
+    significant[1:4, 1:4, 1:3] = True  # 18 of aMCC
+    significant[0, 0, 0] = True  # one voxel outside
+    rows = {r["region"]: r for r in recovery_rows(significant, labels, regions, "delta1", True)}
+    assert rows["aMCC"]["significant_voxels"] == 18 and rows["aMCC"]["expected"]
+    assert rows["aMCC"]["coverage"] == pytest.approx(18 / 27)
+    assert rows["pgACC"]["significant_voxels"] == 0 and not rows["pgACC"]["expected"]
+    assert rows[OUTSIDE]["significant_voxels"] == 1
+    assert rows["aMCC"]["network_dice"] == pytest.approx(2 * 18 / (19 + 27))
+    assert dice(np.zeros(3, bool), np.zeros(3, bool)) == 0.0
+    none_expected = recovery_rows(significant, labels, regions, "delta1", False)
+    assert all(not r["expected"] and np.isnan(r["network_dice"]) for r in none_expected)

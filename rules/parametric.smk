@@ -1,0 +1,38 @@
+# Brain-behaviour (parametric) analyses: change maps regressed on a behavioural score
+# within one group, with the group level's permutation inference.
+
+
+rule brain_behaviour:
+    input:
+        maps=get_bb_change_maps,
+        participants=f"{RESULTS}/ingest/participants.tsv",
+        ratings=f"{RESULTS}/ingest/ratings.tsv",
+        exclusions=f"{RESULTS}/qc/exclusions.tsv",
+        mask=f"{RESULTS}/second_level/group_mask.nii.gz",
+    output:
+        design=f"{BRAIN_BEHAVIOUR}_design.tsv",
+        design_figure=f"{BRAIN_BEHAVIOUR}_design.png",
+        maps=group_map_outputs(BRAIN_BEHAVIOUR, SLOPE_CONTRAST_NAMES),
+        cluster_labels=cluster_label_outputs(BRAIN_BEHAVIOUR, SLOPE_CONTRAST_NAMES),
+        clusters=f"{RESULTS}/brain_behaviour/{{bb}}/clusters.tsv",
+        sidecar=f"{BRAIN_BEHAVIOUR}_statmap.json",
+    params:
+        analysis=lambda wc: BB_ANALYSES[wc.bb],
+        group=DATA["groups"][BB["group"]],
+        role=BB["group"],
+        covariates=BB_COVARIATES,
+        subjects=SUBJECTS,
+        sessions=SESSIONS,
+        inference=inference_params(),
+    log:
+        f"{RESULTS}/logs/brain_behaviour/{{bb}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/brain_behaviour/{{bb}}.tsv"
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=60,
+    conda:
+        "../envs/brain_behaviour.yaml"
+    script:
+        "../scripts/brain_behaviour.py"

@@ -1,0 +1,52 @@
+"""Rule brain_behaviour: a change map regressed on a behavioural score within one group."""
+
+import logging
+import sys
+
+sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
+
+import nibabel as nib
+
+from ecgap.brain_behaviour import (SLOPE_CONTRASTS, behaviour_score, regression_design,
+                                   score_label)
+from ecgap.io import read_tsv, write_json, write_tsv
+from ecgap.second_level import (Inference, analyse_contrasts, contrast_vector,
+                                delta_sessions, included_subjects, inference_sidecar,
+                                save_design_figure, write_contrast_results)
+from ecgap.snake import run
+
+
+def main(smk):
+    p = smk.params
+    analysis = p.analysis
+    participants = read_tsv(smk.input.participants, dtype={"subject": str})
+    participants = participants[participants["subject"].isin(p.subjects)
+                                & (participants["role"] == p.role)]
+    exclusions = read_tsv(smk.input.exclusions, dtype={"subject": str, "session": str})
+    kept, dropped = included_subjects(participants, exclusions,
+                                      delta_sessions(analysis["delta"], p.sessions))
+    ratings = read_tsv(smk.input.ratings, dtype={"subject": str})
+    score = behaviour_score(analysis["score"], ratings, participants, p.sessions)
+    design = regression_design(kept, score, p.covariates)
+    map_of = dict(zip(p.subjects, smk.input.maps))
+    maps = [nib.load(map_of[s]) for s in design.index]
+    settings = Inference(n_jobs=smk.threads, memory_mb=smk.resources.mem_mb / 2, **p.inference)
+    contrasts = {name: contrast_vector(design, {"score": sign})
+                 for name, sign in SLOPE_CONTRASTS.items()}
+    logging.info("%s: %s change map vs %s, %s group, n = %d, dropped by QC: %s",
+                 analysis["name"], analysis["delta"], score_label(analysis["score"]),
+                 p.role, len(design), dropped or "none")
+    results = analyse_contrasts(maps, design, contrasts, nib.load(smk.input.mask), settings)
+    table = write_contrast_results(results, smk.output.maps, smk.output.cluster_labels)
+    logging.info("%d clusters, %d FWE-significant", len(table), int(table["significant"].sum()))
+    write_tsv(table, smk.output.clusters)
+    write_tsv(design.rename_axis("subject").reset_index(), smk.output.design)
+    save_design_figure(design, smk.output.design_figure)
+    write_json({"Analysis": analysis, "Score": score_label(analysis["score"]),
+                "Group": p.role, "N": len(design), "DroppedByQC": dropped,
+                "Covariates": list(p.covariates), "CovariatesCentred": True,
+                "ScoreCentred": True, **inference_sidecar(settings, design)},
+               smk.output.sidecar)
+
+
+run(snakemake, main)  # noqa: F821

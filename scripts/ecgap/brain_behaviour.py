@@ -1,0 +1,74 @@
+"""Brain-behaviour (parametric) group analyses within the affect group.
+
+Each analysis regresses a change map (e.g. delta1 of mean(HE, LE)) on intercept + a
+behavioural score (a rating change or practice duration) + centred covariates, and tests
+the slope in both directions with the same permutation inference as the group level.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import pandas as pd
+
+from ecgap.behaviour import cell_means, session_means
+from ecgap.io import InputError
+from ecgap.second_level import delta_sessions
+
+RATING_MEASURES = ("empathy", "positive_affect", "negative_affect")
+SLOPE_CONTRASTS = {"positiveSlope": 1.0, "negativeSlope": -1.0}
+
+
+def behaviour_score(score: dict, ratings: pd.DataFrame, participants: pd.DataFrame,
+                    sessions: Sequence[str]) -> pd.Series:
+    """One value per subject: a rating change or a participants.tsv column.
+
+    ``score`` is a config entry: {measure, delta, video_type} for ratings (the change of
+    the subject's mean rating over the period, for HE, LE or all videos), or {measure}
+    naming a participants column such as practice_minutes.
+    """
+    measure = score["measure"]
+    if measure in RATING_MEASURES:
+        video = score.get("video_type", "all")
+        table = session_means(cell_means(ratings, sessions),
+                              None if video == "all" else video)[measure]
+        first, second = delta_sessions(score["delta"], sessions)
+        values = table[second] - table[first]
+    elif measure in participants.columns:
+        values = pd.to_numeric(participants.set_index("subject")[measure], errors="coerce")
+    else:
+        raise InputError("participants.tsv", f"no column {measure!r} for the "
+                                             "brain-behaviour score")
+    return values.rename(measure)
+
+
+def score_label(score: dict) -> str:
+    """A short description, e.g. 'empathy delta1 (all videos)'."""
+    if score["measure"] in RATING_MEASURES:
+        return (f"{score['measure']} {score['delta']} "
+                f"({score.get('video_type', 'all')} videos)")
+    return score["measure"]
+
+
+def regression_design(subjects: pd.DataFrame, score: pd.Series,
+                      covariates: Sequence[str]) -> pd.DataFrame:
+    """intercept + centred score + centred covariates, one row per subject.
+
+    Centring leaves the slope's t unchanged; it makes the intercept the mean change.
+    """
+    values = score.reindex(subjects["subject"].to_numpy())
+    if values.isna().any():
+        missing = values.index[values.isna()].tolist()
+        raise InputError("brain-behaviour score", f"{score.name} is missing for "
+                                                  f"subjects {missing}")
+    design = pd.DataFrame(index=subjects["subject"].to_numpy())
+    design["intercept"] = 1.0
+    design["score"] = values.to_numpy(float) - values.mean()
+    for name in covariates:
+        column = subjects[name].to_numpy(dtype=float)
+        design[name] = column - column.mean()
+    if len(design) <= design.shape[1] + 1:
+        raise InputError("brain-behaviour design", f"{len(design)} subjects for "
+                                                   f"{design.shape[1]} columns leave no "
+                                                   "error degrees of freedom")
+    return design

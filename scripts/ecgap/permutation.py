@@ -1,0 +1,270 @@
+"""A batched permutation engine equivalent to nilearn's ``permuted_ols`` (one-sided).
+
+nilearn's ``permuted_ols`` computes one permutation at a time and, with cluster
+inference on, turns each permuted t vector back into a volume and labels it with
+``scipy.ndimage.label``: at 53 maps on a 3 mm MNI mask that is about 0.14 s per
+permutation, most of it bookkeeping. This module keeps nilearn's statistic, permutation
+scheme and confound handling, so that with the same seed and job count it draws the same
+permutations and produces the same null distributions, but
+
+- computes the t statistics of a whole batch of permutations with two matrix products;
+- finds clusters on a graph of the supra-threshold voxels only (6-connected neighbour
+  pairs inside the mask, precomputed once), for all permutations of a batch in one
+  ``connected_components`` call, and reduces cluster size and mass per permutation with
+  ``bincount`` / ``maximum.at`` instead of Python loops over clusters;
+- bounds memory by the batch size, and spreads batches over threads.
+
+Only one-sided tests of a single tested variable are supported: that is what the
+workflow's designs (two-sample with covariates, one-sample, regression) ask for.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage, sparse, stats
+from scipy.sparse.csgraph import connected_components
+
+INT32_MAX = np.iinfo(np.int32).max
+# Larger batches are slower: the (P x V) arrays fall out of cache (measured at 53 maps,
+# 70k voxels: 435 permutations/s at 8-16 per batch, 157/s at 470).
+MAX_BATCH = 16
+
+
+@dataclass(frozen=True)
+class PreparedDesign:
+    """The residualised, normalised problem nilearn's permuted_ols solves."""
+
+    tested: np.ndarray  # (n,) tested variable, residualised on confounds, unit norm
+    confounds: np.ndarray | None  # (n, k) orthonormal basis of the confounds
+    targets: np.ndarray  # (n, V) data residualised on confounds, unit-norm columns
+    sign_flip: bool  # True for nilearn's intercept test (sign flipping)
+    threshold_df: int  # df nilearn uses for the cluster-forming t threshold
+
+
+def _normalise(m: np.ndarray) -> np.ndarray:
+    """Unit-norm columns (nilearn's normalize_matrix_on_axis, axis 0)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return m / np.sqrt(np.sum(m ** 2, axis=0))
+
+
+def _orthonormalise(m: np.ndarray, tol: float = 1e-12) -> np.ndarray:
+    u, s, _ = np.linalg.svd(m, full_matrices=False)
+    return np.ascontiguousarray(u[:, : np.count_nonzero(s > tol)])
+
+
+def prepare_design(tested: np.ndarray, targets: np.ndarray, confounds: np.ndarray | None,
+                   model_intercept: bool = False) -> PreparedDesign:
+    """Residualise and normalise as nilearn's ``permuted_ols`` does.
+
+    Includes its rules for constant columns: a constant tested variable (or a single
+    constant confound) makes the test an intercept test, done by sign flipping; several
+    constant columns are collapsed into one intercept.
+    """
+    tested = np.asarray(tested, float).reshape(len(tested), -1)
+    if tested.shape[1] != 1:
+        raise ValueError("the engine tests one variable at a time")
+    n = len(tested)
+    sign_flip = np.unique(tested).size == 1
+    if confounds is not None:
+        confounds = np.asarray(confounds, float).reshape(n, -1)
+        constants = [j for j in range(confounds.shape[1])
+                     if np.unique(confounds[:, j]).size == 1]
+        if (sign_flip and len(constants) == 1) or len(constants) > 1:
+            confounds = np.delete(confounds, constants, axis=1)
+            model_intercept = True
+            if confounds.size == 0:
+                confounds = None
+        if not sign_flip and len(constants) == 1:
+            sign_flip = True
+    if model_intercept and not sign_flip:
+        ones = np.ones((n, 1))
+        confounds = ones if confounds is None else np.hstack((confounds, ones))
+    n_covars = 0 if confounds is None else confounds.shape[1]
+    # Normalise in the data's own precision (float32 maps stay float32 until the
+    # residualisation, as in nilearn), so both engines round alike.
+    targets = np.asarray(targets)
+    y = _normalise(targets if np.issubdtype(targets.dtype, np.floating) else targets.astype(float))
+    x = _normalise(tested)
+    basis = None
+    if confounds is not None:
+        basis = _orthonormalise(confounds)
+        y = _normalise(y - basis @ (basis.T @ y))
+        x = _normalise(x - basis @ (basis.T @ x))
+    return PreparedDesign(tested=x[:, 0], confounds=basis, targets=np.ascontiguousarray(y),
+                          sign_flip=sign_flip, threshold_df=n - (1 + n_covars))
+
+
+def t_scores(design: PreparedDesign, rows: np.ndarray) -> np.ndarray:
+    """t statistics (P, V) of a batch of permutations.
+
+    ``rows`` (P, n) holds, per permutation, the row order (permutation scheme) or the
+    signs (sign flipping) applied to the tested variable and the confounds, which is
+    what nilearn does (it flips the data's signs, which gives the same products).
+    """
+    x, z, y = design.tested, design.confounds, design.targets
+    n = len(x)
+    if design.sign_flip:
+        xs = rows * x
+        zs = None if z is None else rows[:, :, None] * z
+    else:
+        xs = x[rows]
+        zs = None if z is None else z[rows]
+    beta = xs @ y  # (P, V)
+    if zs is None:
+        dof, rss = n, 1 - beta ** 2
+    else:
+        k = z.shape[1]
+        proj = (zs.transpose(0, 2, 1).reshape(-1, n) @ y).reshape(len(rows), k, -1)
+        dof, rss = n - k, 1 - np.sum(proj ** 2, axis=1) - beta ** 2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return beta * np.sqrt((dof - 1.0) / rss)
+
+
+def permutation_rows(n_samples: int, n_perm: int, seed: int | None, n_jobs: int,
+                     sign_flip: bool) -> list[np.ndarray]:
+    """The permutations nilearn draws for (seed, n_jobs), one (P_j, n) array per job.
+
+    nilearn seeds one generator per job from the top-level one, and each permutation
+    shuffles (or sign-flips) the previous one's order: the rows are cumulative.
+    """
+    rng = np.random.RandomState(seed)
+    n_jobs = max(1, min(n_jobs, os.cpu_count() or 1))
+    if n_perm > n_jobs:
+        chunks = [n_perm // n_jobs] * n_jobs
+        chunks[-1] += n_perm % n_jobs
+    else:
+        chunks = [1] * n_perm
+    out = []
+    for size in chunks:
+        job_rng = np.random.RandomState(rng.randint(1, INT32_MAX - 1))
+        current = np.ones(n_samples) if sign_flip else np.arange(n_samples)
+        rows = np.empty((size, n_samples), dtype=float if sign_flip else int)
+        for i in range(size):
+            if sign_flip:
+                current = current * (job_rng.randint(2, size=n_samples) * 2 - 1)
+            else:
+                current = current[job_rng.permutation(n_samples)]
+            rows[i] = current
+        out.append(rows)
+    return out
+
+
+def neighbour_pairs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs (into the masked voxel vector) of face-adjacent in-mask voxels."""
+    index = np.full(mask.shape, -1, dtype=np.int64)
+    index[mask] = np.arange(int(mask.sum()))
+    firsts, seconds = [], []
+    for axis in range(3):
+        lo = [slice(None)] * 3
+        hi = [slice(None)] * 3
+        lo[axis], hi[axis] = slice(0, -1), slice(1, None)
+        a, b = index[tuple(lo)], index[tuple(hi)]
+        both = (a >= 0) & (b >= 0)
+        firsts.append(a[both])
+        seconds.append(b[both])
+    return np.concatenate(firsts), np.concatenate(seconds)
+
+
+def max_cluster_measures(t: np.ndarray, threshold: float,
+                         pairs: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Largest cluster size and mass (sum of t - threshold) per row of ``t`` (P, V)."""
+    n_perm, n_vox = t.shape
+    supra = t > threshold
+    nodes = np.flatnonzero(supra)  # sorted flat indices perm * V + voxel
+    max_size = np.zeros(n_perm, dtype=int)
+    max_mass = np.zeros(n_perm)
+    if nodes.size == 0:
+        return max_size, max_mass
+    a, b = pairs
+    perm, edge = np.nonzero(supra[:, a] & supra[:, b])
+    u = np.searchsorted(nodes, perm * n_vox + a[edge])
+    v = np.searchsorted(nodes, perm * n_vox + b[edge])
+    graph = sparse.coo_matrix((np.ones(u.size, dtype=np.int8), (u, v)),
+                              shape=(nodes.size, nodes.size))
+    n_comp, labels = connected_components(graph, directed=False)
+    sizes = np.bincount(labels, minlength=n_comp)
+    masses = np.bincount(labels, weights=t.ravel()[nodes] - threshold, minlength=n_comp)
+    owner = np.empty(n_comp, dtype=np.int64)
+    owner[labels] = nodes // n_vox
+    np.maximum.at(max_size, owner, sizes)
+    np.maximum.at(max_mass, owner, masses)
+    return max_size, max_mass
+
+
+def null_to_p(values: np.ndarray, null: np.ndarray) -> np.ndarray:
+    """P(null >= value), clipped to [1/n, 1 - 1/n] (nilearn's null_to_p, 'larger')."""
+    null = np.sort(np.asarray(null, float))
+    p = 1 - np.searchsorted(null, values, side="left") / len(null)
+    smallest = max(np.finfo(float).eps, 1.0 / len(null))
+    return np.clip(p, smallest, 1 - smallest)
+
+
+def batch_size_for(n_samples: int, n_voxels: int, n_confounds: int,
+                   memory_mb: float) -> int:
+    """Permutations per batch so that a batch's arrays fit in ``memory_mb``."""
+    # t, beta, rss and the (k x V) confound products, float64, plus the boolean
+    # supra-threshold arrays over voxels and neighbour pairs.
+    per_perm = n_voxels * (8 * (n_confounds + 4) + 8) + n_samples * 8 * (n_confounds + 1)
+    return int(max(1, min(MAX_BATCH, memory_mb * 2 ** 20 // per_perm)))
+
+
+def permuted_ols(tested: np.ndarray, targets: np.ndarray, confounds: np.ndarray | None,
+                 mask: np.ndarray, n_perm: int, threshold_p: float, seed: int | None,
+                 n_jobs: int = 1, model_intercept: bool = False,
+                 memory_mb: float = 1000.0, threads: int = 1) -> dict[str, np.ndarray]:
+    """One-sided permutation test with voxel, cluster-size and cluster-mass FWE.
+
+    Parameters mirror nilearn's ``permuted_ols`` (``targets`` is (n, V) inside the
+    boolean 3-D ``mask``, in the mask's C order as NiftiMasker gives). ``n_jobs`` only
+    sets the permutation draw (nilearn's draw depends on its job count); ``threads``
+    sets the worker threads, which do not change the result; ``memory_mb`` bounds the
+    memory of the batches in flight.
+
+    Returns the same keys as nilearn: ``t``, ``logp_max_t``, ``logp_max_size``,
+    ``logp_max_mass``, ``size``, ``mass`` (each (V,)) and the null distributions
+    ``h0_max_t``, ``h0_max_size``, ``h0_max_mass`` (each (n_perm,)).
+    """
+    design = prepare_design(tested, targets, confounds, model_intercept)
+    t_orig = t_scores(design, np.ones((1, len(design.tested))) if design.sign_flip
+                      else np.arange(len(design.tested))[None])[0]
+    threshold = float(stats.t.isf(threshold_p, df=design.threshold_df))
+    pairs = neighbour_pairs(mask)
+    n_confounds = 0 if design.confounds is None else design.confounds.shape[1]
+    workers = max(1, threads)
+    size = batch_size_for(len(design.tested), t_orig.size, n_confounds, memory_mb / workers)
+    rows = np.concatenate(permutation_rows(len(design.tested), n_perm, seed, n_jobs,
+                                           design.sign_flip))
+    batches = [rows[i:i + size] for i in range(0, len(rows), size)]
+
+    def null_of(batch: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        t = t_scores(design, batch)
+        return (np.nanmax(t, axis=1),) + max_cluster_measures(t, threshold, pairs)
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        parts = list(pool.map(null_of, batches))
+    h0_t, h0_size, h0_mass = (np.concatenate(p) for p in zip(*parts))
+    ranks = (h0_t[:, None] < t_orig[None]).sum(axis=0)
+    out = {"t": t_orig, "logp_max_t": -np.log10((n_perm + 1 - ranks) / (n_perm + 1.0)),
+           "h0_max_t": h0_t, "h0_max_size": h0_size, "h0_max_mass": h0_mass}
+    out.update(_cluster_p_maps(t_orig, mask, threshold, h0_size, h0_mass))
+    return out
+
+
+def _cluster_p_maps(t: np.ndarray, mask: np.ndarray, threshold: float,
+                    h0_size: np.ndarray, h0_mass: np.ndarray) -> dict[str, np.ndarray]:
+    """Observed clusters' size, mass and -log10 FWE p, per voxel (as nilearn maps them)."""
+    volume = np.zeros(mask.shape)
+    volume[mask] = t
+    labels, n_clusters = ndimage.label(volume > threshold, ndimage.generate_binary_structure(3, 1))
+    inside = labels[mask]
+    sizes = np.bincount(inside, minlength=n_clusters + 1)
+    sizes[0] = 0
+    masses = np.bincount(inside, weights=np.abs(t) - threshold, minlength=n_clusters + 1)
+    masses[0] = 0.0
+    return {"size": sizes[inside], "mass": masses[inside],
+            "logp_max_size": -np.log10(null_to_p(sizes, h0_size)[inside]),
+            "logp_max_mass": -np.log10(null_to_p(masses, h0_mass)[inside])}

@@ -1,0 +1,140 @@
+"""The ecgap permutation engine against nilearn's permuted_ols / non_parametric_inference."""
+
+from __future__ import annotations
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+import pytest
+from nilearn.maskers import NiftiMasker
+from nilearn.mass_univariate import permuted_ols as nilearn_permuted_ols
+from scipy import ndimage
+
+from ecgap import permutation
+from ecgap.second_level import (Inference, cluster_table, contrast_vector, group_design,
+                                load_aal3, permutation_maps)
+
+SHAPE = (14, 15, 12)
+N = 19
+KEYS_CLOSE = ["t", "logp_max_t", "h0_max_t", "mass", "h0_max_mass", "logp_max_mass"]
+KEYS_EXACT = ["h0_max_size", "size", "logp_max_size"]
+
+
+def _smooth_data(seed=0, n=N, effect=0.6):
+    """Smooth noise in a box mask, float32 like NiftiMasker output, effect in 9 maps."""
+    rng = np.random.default_rng(seed)
+    mask = np.zeros(SHAPE, bool)
+    mask[1:13, 1:14, 1:11] = True
+    vols = np.stack([ndimage.gaussian_filter(rng.normal(size=SHAPE), 1.2) for _ in range(n)])
+    vols[:9, 4:8, 4:8, 3:6] += effect * vols.std()
+    return vols[:, mask].astype(np.float32), mask, rng
+
+
+def _designs(rng):
+    ones = np.ones(N)
+    group = np.r_[np.ones(9), -np.ones(N - 9)] / 2
+    return {
+        "one-sample": (ones, None, False),
+        "one-sample + covariate": (ones, rng.normal(size=(N, 1)), False),
+        "two-sample + covariates": (group, np.c_[ones, rng.normal(size=(N, 2))], False),
+        "regression": (rng.normal(size=N), rng.normal(size=(N, 2)), True),
+    }
+
+
+@pytest.mark.parametrize("name", ["one-sample", "one-sample + covariate",
+                                  "two-sample + covariates", "regression"])
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_engine_reproduces_nilearn_null_distributions(name, n_jobs):
+    y, mask, rng = _smooth_data()
+    tested, confounds, intercept = _designs(rng)[name]
+    masker = NiftiMasker(nib.Nifti1Image(mask.astype(np.uint8), np.eye(4))).fit()
+    expected = nilearn_permuted_ols(tested, y, confounding_vars=confounds,
+                                    model_intercept=intercept, n_perm=60,
+                                    two_sided_test=False, random_state=5, n_jobs=n_jobs,
+                                    masker=masker, threshold=0.01)
+    got = permutation.permuted_ols(tested, y, confounds, mask, n_perm=60, threshold_p=0.01,
+                                   seed=5, n_jobs=n_jobs, model_intercept=intercept,
+                                   threads=2, memory_mb=0.5)  # several batches
+    for key in KEYS_CLOSE:
+        np.testing.assert_allclose(np.ravel(got[key]), np.ravel(expected[key]), rtol=1e-6,
+                                   atol=1e-6, err_msg=key)
+    for key in KEYS_EXACT:
+        np.testing.assert_array_equal(np.ravel(got[key]), np.ravel(expected[key]), err_msg=key)
+    assert got["h0_max_size"].max() > 0  # the null did contain clusters
+
+
+def test_max_cluster_measures_match_ndimage_labels():
+    rng = np.random.default_rng(1)
+    mask = rng.random(SHAPE) > 0.15
+    t = np.stack([ndimage.gaussian_filter(rng.normal(size=SHAPE), 1.0)[mask] * 3
+                  for _ in range(7)])
+    sizes, masses = permutation.max_cluster_measures(t, 1.0, permutation.neighbour_pairs(mask))
+    for row, size, mass in zip(t, sizes, masses):
+        volume = np.zeros(SHAPE)
+        volume[mask] = row
+        labels, n = ndimage.label(volume > 1.0)  # 6-connected by default
+        assert n > 1
+        counts = np.bincount(labels.ravel())[1:]
+        sums = ndimage.sum(volume - 1.0, labels, index=np.arange(1, n + 1))
+        assert size == counts.max()
+        assert mass == pytest.approx(np.max(sums), rel=1e-10)
+
+
+def test_threads_and_batches_do_not_change_the_result():
+    y, mask, rng = _smooth_data(seed=2)
+    tested, confounds, _ = _designs(rng)["two-sample + covariates"]
+    runs = [permutation.permuted_ols(tested, y, confounds, mask, 50, 0.01, seed=3,
+                                     threads=threads, memory_mb=memory)
+            for threads, memory in [(1, 1000.0), (2, 0.3)]]
+    for key in KEYS_CLOSE:  # BLAS rounding differs with the batch shape, nothing more
+        np.testing.assert_allclose(runs[0][key], runs[1][key], rtol=1e-12, err_msg=key)
+    for key in KEYS_EXACT:
+        np.testing.assert_array_equal(runs[0][key], runs[1][key], err_msg=key)
+
+
+def test_batch_size_is_bounded_by_memory():
+    assert permutation.batch_size_for(53, 60_000, 3, memory_mb=3) < \
+        permutation.batch_size_for(53, 60_000, 3, memory_mb=1000) == permutation.MAX_BATCH
+    assert permutation.batch_size_for(53, 60_000, 3, memory_mb=0.001) == 1
+
+
+def _group_images(seed=0):
+    y, mask, rng = _smooth_data(seed=seed, n=18)
+    affine = np.diag([4.0, 4.0, 4.0, 1.0])
+    affine[:3, 3] = [-28, -30, -20]
+    maps = []
+    for row in y:
+        vol = np.zeros(SHAPE, np.float32)
+        vol[mask] = row
+        maps.append(nib.Nifti1Image(vol, affine))
+    subjects = pd.DataFrame({"subject": [f"{i:02d}" for i in range(18)],
+                             "role": ["affect"] * 9 + ["memory"] * 9,
+                             "age": rng.normal(24, 4, 18), "bdi": rng.gamma(1, 3, 18)})
+    return maps, subjects, nib.Nifti1Image(mask.astype(np.uint8), affine)
+
+
+def test_both_engines_give_the_same_maps_and_cluster_tables():
+    maps, subjects, mask = _group_images()
+    design = group_design(subjects, ["age", "bdi"])
+    contrast = contrast_vector(design, {"affect": 1.0, "memory": -1.0})
+    base = dict(n_permutations=40, cluster_forming_p=0.01, seed=2)
+    ours = permutation_maps(maps, design, contrast, mask, Inference(engine="ecgap", n_jobs=2,
+                                                                    **base))
+    theirs = permutation_maps(maps, design, contrast, mask, Inference(engine="nilearn",
+                                                                      n_jobs=1, **base))
+    for key in ours:
+        np.testing.assert_allclose(ours[key].get_fdata(), theirs[key].get_fdata(),
+                                   rtol=1e-6, atol=1e-6, err_msg=key)
+    atlas = load_aal3()
+    tables = [cluster_table(m["t"], m["t"], m["logp_max_size"], m["logp_max_mass"], 2.6,
+                            atlas)[0] for m in (ours, theirs)]
+    assert len(tables[0]) > 0
+    pd.testing.assert_frame_equal(tables[0], tables[1], rtol=1e-6)
+
+
+def test_unknown_engine_is_rejected():
+    maps, subjects, mask = _group_images()
+    design = group_design(subjects, [])
+    contrast = contrast_vector(design, {"affect": 1.0})
+    with pytest.raises(ValueError, match="engine"):
+        permutation_maps(maps, design, contrast, mask, Inference(engine="fsl"))
