@@ -38,7 +38,7 @@ class ImagingParams:
     delta1_le_fraction: float = 0.75
     delta2_pct: float = 1.0
     delta2_le_fraction: float = 1.0
-    region_fwhm_mm: float = 16.0
+    region_fwhm_mm: float = 12.0
     subject_sd: float = 0.3
     amcc_empathy_r: float = 0.7
     run_sd_pct: float = 0.15
