@@ -6,10 +6,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
 from ecgap.bids import Layout, canonical_run_paths, check_complete, index_runs
+from ecgap.brain_behaviour import SLOPE_CONTRASTS
 from ecgap.config import validate_config
 from ecgap.first_level import SOVT_CONTRASTS, sovt_contrasts
 from ecgap.ingest import read_participants
 from ecgap.io import InputError
+from ecgap.second_level import GROUP_CONTRASTS, GROUP_STATS
 from ecgap.simulate_behaviour import missing_memory_subjects, study_from_config
 
 validate_config(config, Path(workflow.basedir) / "config/schema/config.schema.yaml")
@@ -96,7 +98,6 @@ SECOND_LEVEL = f"{RESULTS}/second_level/{{analysis}}/task-{DATA['task']}_desc-{{
 CHANGE_MAP = (f"{RESULTS}/second_level/changes/sub-{{subject}}/sub-{{subject}}_task-"
               f"{DATA['task']}_contrast-{{contrast}}_desc-{{delta}}_effect.nii.gz")
 CHANGE_CONTRASTS = list(SOVT_CONTRASTS)
-GROUP_STATS = ["t", "z", "logpFWEvoxel", "logpFWEsize", "logpFWEmass"]
 
 wildcard_constraints:
     analysis="|".join(ANALYSES),
@@ -130,8 +131,8 @@ def get_run_masks(wildcards):
     return [str(RUN_FILES[(s, ses)]["mask"]) for s in SUBJECTS for ses in SESSIONS]
 
 
-GROUP_CONTRAST_NAMES = ["affectGtMemory", "memoryGtAffect"]
-SLOPE_CONTRAST_NAMES = ["positiveSlope", "negativeSlope"]
+GROUP_CONTRAST_NAMES = list(GROUP_CONTRASTS)
+SLOPE_CONTRAST_NAMES = list(SLOPE_CONTRASTS)
 ANALYSIS_CONTRASTS = [(a, c) for a in ANALYSES for c in GROUP_CONTRAST_NAMES]
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 
 import nibabel as nib
 import numpy as np
@@ -72,7 +73,7 @@ def calibrate(n_datasets: int, n_per_group: int, grid_mm: float, fwhm_mm: float,
     for i in range(n_datasets):
         maps, subjects = null_study(mask, n_per_group, fwhm_mm, rng)
         for p in thresholds:
-            run = Inference(**{**settings.__dict__, "cluster_forming_p": p, "seed": i + 1})
+            run = replace(settings, cluster_forming_p=p, seed=i + 1)
             for test, rejected in rejections(maps, subjects, mask, run).items():
                 hits[(p, test)] += rejected
     rows = []
