@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 CORES ?= all
 CONFIG ?= config/config.yaml
 
-.PHONY: setup run test lint dryrun power bench calibrate clean
+.PHONY: setup run report test lint dryrun power bench calibrate resources clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ setup: $(STAMP)
 
 run: setup
 	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG)
+
+# The self-contained HTML report of a finished run (brings the results up to date first).
+report: run
+	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) --report results/report.html
 
 dryrun: setup
 	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) --dry-run
@@ -44,6 +48,10 @@ DATASETS ?= 200
 ENGINE ?= ecgap
 calibrate: setup
 	PYTHONPATH=scripts $(BIN)/python -m ecgap.calibrate --datasets $(DATASETS) --engine $(ENGINE)
+
+# SLURM set-resources per rule from a finished run's benchmark files (for profiles/slurm).
+resources: setup
+	PYTHONPATH=scripts $(BIN)/python -m ecgap.resources results/benchmarks
 
 lint: setup
 	$(BIN)/snakemake --lint

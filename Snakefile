@@ -9,6 +9,9 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/simulate.smk"
 include: "rules/ingest.smk"
@@ -18,6 +21,7 @@ include: "rules/second_level.smk"
 include: "rules/conjunction.smk"
 include: "rules/parametric.smk"
 include: "rules/roi.smk"
+include: "rules/figures.smk"
 
 
 rule all:

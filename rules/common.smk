@@ -6,7 +6,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
 from ecgap.bids import Layout, canonical_run_paths, check_complete, index_runs
-from ecgap.brain_behaviour import SLOPE_CONTRASTS
+from ecgap.brain_behaviour import SLOPE_CONTRASTS, score_label
 from ecgap.config import validate_config
 from ecgap.first_level import SOVT_CONTRASTS, sovt_contrasts
 from ecgap.ingest import read_participants
@@ -301,4 +301,96 @@ def get_final_outputs():
             for stage, names in (("second_level", ANALYSES), ("conjunctions", CONJUNCTIONS),
                                  ("brain_behaviour", BB_ANALYSES)) for name in names]
     return (ingest_tables() + behaviour_tables() + qc + first_level_maps() + clusters + truth
-            + conjunctions + rois)
+            + conjunctions + rois + report_outputs())
+
+
+# ------------------------------------------------------------------ figures and report
+
+from ecgap.report import Findings
+
+FIG = config["figures"]
+FIGURES = f"{RESULTS}/figures"
+FIGURE_PARAMS = {"dpi": FIG["dpi"]}
+BEHAVIOUR_TABLES = {
+    "manova": ("SoVT repeated-measures MANOVA", "Pillai's trace of the video, time and "
+               "group effects on the three ratings (exact F)."),
+    "univariate": ("Univariate follow-ups", "The MANOVA's effects per rating."),
+    "ttests": ("Rating t-tests", "Paired t-tests between sessions within each group and "
+               "between video types; Student t-tests between groups."),
+    "correlations": ("Practice correlations", "Pearson correlations of the affect group's "
+                     "rating changes with practice duration."),
+    "memory_manova": ("Memory-task MANOVA", "Time x group on the recall scores."),
+    "memory_ttests": ("Memory-task t-tests", "Recall changes between consecutive sessions "
+                      "within each group."),
+    "paper_comparison": ("Comparison with Klimecki et al. (2014)", "Each behavioural "
+                         "statistic the paper reports against ours; agree = same "
+                         "significance at .05."),
+}
+GROUP_CONTRAST_LABELS = {"affectGtMemory": "affect > memory", "memoryGtAffect": "memory > affect"}
+SLOPE_CONTRAST_LABELS = {"positiveSlope": "positive slope", "negativeSlope": "negative slope"}
+
+
+def figure_paths(stem):
+    """One figure in every configured format, PNG first (the report shows the PNG)."""
+    return [f"{stem}.png"] + [f"{stem}.{fmt}" for fmt in FIG["formats"]]
+
+
+def report_figure(stem, caption, category, subcategory=None, labels=None):
+    """figure_paths() with the PNG marked for the report."""
+    png, *others = figure_paths(stem)
+    return [report(png, caption=caption, category=category, subcategory=subcategory,
+                   labels=labels)] + others
+
+
+def contrast_figures(stem, contrasts, caption, category, labels):
+    """Per contrast, the maps figure (all formats), PNGs marked for the report."""
+    return [path for c in contrasts
+            for path in report_figure(f"{stem}_contrast-{c}_maps", caption, category,
+                                      subcategory="{name}", labels={**labels, "contrast": c})]
+
+
+def network_maps(delta):
+    """affect > memory FWE-cluster maps of every analysis of one change period."""
+    return [SECOND_LEVEL.format(analysis=a)
+            + "_contrast-affectGtMemory_desc-FWEcluster_stat-t_statmap.nii.gz"
+            for a, spec in ANALYSES.items() if spec["delta"] == delta]
+
+
+def get_cluster_set_maps(stage, contrasts):
+    """Input function: z and FWE-cluster maps of each contrast of one analysis."""
+    pattern = SECOND_LEVEL if stage == "second_level" else BRAIN_BEHAVIOUR
+    key = "analysis" if stage == "second_level" else "bb"
+
+    def get(wildcards):
+        prefix = pattern.format(**{key: wildcards.name})
+        return {"z": [f"{prefix}_contrast-{c}_stat-z_statmap.nii.gz" for c in contrasts],
+                "fwe": [f"{prefix}_contrast-{c}_desc-FWEcluster_stat-t_statmap.nii.gz"
+                        for c in contrasts],
+                "sidecar": f"{prefix}_statmap.json",
+                "design": f"{prefix}_design.tsv",
+                "clusters": f"{RESULTS}/{stage}/{wildcards.name}/clusters.tsv",
+                "roi": f"{RESULTS}/{stage}/{wildcards.name}/roi_values.tsv"}
+    return get
+
+
+def summary_files():
+    """Every figure rule's JSON summary (the report's numbers)."""
+    return ([f"{FIGURES}/behaviour_summary.json", f"{FIGURES}/networks_summary.json",
+             f"{FIGURES}/qc_summary.json"]
+            + expand(f"{RESULTS}/second_level/{{name}}/figures/summary.json", name=ANALYSES)
+            + expand(f"{RESULTS}/conjunctions/{{name}}/figures/summary.json",
+                     name=CONJUNCTIONS)
+            + expand(f"{RESULTS}/brain_behaviour/{{name}}/figures/summary.json",
+                     name=BB_ANALYSES))
+
+
+def report_outputs():
+    """Everything the report shows, built by `snakemake` before `snakemake --report`."""
+    tables = expand(f"{RESULTS}/behaviour/{{table}}.html", table=BEHAVIOUR_TABLES)
+    truth = ([f"{RESULTS}/second_level/truth_recovery.html"]
+             if DATA["source"] == "simulate" else [])
+    return summary_files() + tables + truth + [f"{RESULTS}/report/findings.json"]
+
+
+# The front page's headline numbers: read when the report is rendered (see ecgap.report).
+config["report_findings"] = Findings(f"{RESULTS}/report/findings.json")

@@ -63,7 +63,9 @@ rule first_level:
     output:
         maps=first_level_map_outputs(),
         design=f"{FIRST_LEVEL}_design.tsv",
-        design_figure=f"{FIRST_LEVEL}_design.png",
+        design_figure=report(f"{FIRST_LEVEL}_design.png", caption="../report/design.rst",
+                             category="First level", subcategory="Design matrices",
+                             labels={"subject": "{subject}", "session": "{session}"}),
         sidecar=f"{FIRST_LEVEL}_statmap.json",
         report=first_level_report_outputs(),
     params:

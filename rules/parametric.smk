@@ -11,7 +11,9 @@ rule brain_behaviour:
         mask=f"{RESULTS}/second_level/group_mask.nii.gz",
     output:
         design=f"{BRAIN_BEHAVIOUR}_design.tsv",
-        design_figure=f"{BRAIN_BEHAVIOUR}_design.png",
+        design_figure=report(f"{BRAIN_BEHAVIOUR}_design.png", caption="../report/design.rst",
+                             category="Brain-behaviour", subcategory="{bb}",
+                             labels={"analysis": "{bb}", "figure": "design"}),
         maps=group_map_outputs(BRAIN_BEHAVIOUR, SLOPE_CONTRAST_NAMES),
         cluster_labels=cluster_label_outputs(BRAIN_BEHAVIOUR, SLOPE_CONTRAST_NAMES),
         clusters=f"{RESULTS}/brain_behaviour/{{bb}}/clusters.tsv",

@@ -49,7 +49,9 @@ rule second_level:
         mask=f"{RESULTS}/second_level/group_mask.nii.gz",
     output:
         design=f"{SECOND_LEVEL}_design.tsv",
-        design_figure=f"{SECOND_LEVEL}_design.png",
+        design_figure=report(f"{SECOND_LEVEL}_design.png", caption="../report/design.rst",
+                             category="Group level", subcategory="{analysis}",
+                             labels={"analysis": "{analysis}", "figure": "design"}),
         maps=group_map_outputs(SECOND_LEVEL, GROUP_CONTRAST_NAMES),
         clusters=f"{RESULTS}/second_level/{{analysis}}/clusters.tsv",
         cluster_labels=cluster_label_outputs(SECOND_LEVEL, GROUP_CONTRAST_NAMES),

@@ -25,6 +25,17 @@ def test_shipped_configs_are_valid(path):
     assert config["simulate"]["imaging"]["ar1"] == 0.3  # filled-in default
 
 
+def test_key_order_does_not_matter():
+    """Snakemake compares params in key order: the validated config's keys are sorted."""
+    original = _load(TINY)
+    reordered = {k: (dict(reversed(list(v.items()))) if isinstance(v, dict) else v)
+                 for k, v in reversed(list(original.items()))}
+    a = validate_config(original, SCHEMA)
+    b = validate_config(reordered, SCHEMA)
+    assert yaml.safe_dump(a, sort_keys=False) == yaml.safe_dump(b, sort_keys=False)
+    assert list(a["simulate"]["imaging"]) == sorted(a["simulate"]["imaging"])
+
+
 def test_paper_preset_has_paper_size():
     config = validate_config(_load(REPO / "config" / "paper.yaml"), SCHEMA)
     assert (config["simulate"]["n_affect"], config["simulate"]["n_memory"]) == (25, 28)

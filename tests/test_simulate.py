@@ -95,10 +95,14 @@ def test_subject_gains_couple_amcc_with_empathy():
     n = 400
     subjects = pd.DataFrame({"participant_id": [f"sub-{i}" for i in range(n)],
                              "group": ["affect"] * n,
-                             "empathy_delta1": np.random.default_rng(2).normal(1, 1, n)})
-    gains = subject_gains(subjects, "affect", ImagingParams(amcc_empathy_r=0.7), seed=1)
-    r = np.corrcoef(gains.gain_amcc, subjects.empathy_delta1)[0, 1]
+                             "empathy_delta1_reported":
+                                 np.random.default_rng(2).normal(1, 1, n)})
+    gains = subject_gains(subjects, "affect", ImagingParams(amcc_empathy_r=0.7,
+                                                            amcc_gain_sd=0.5), seed=1)
+    r = np.corrcoef(gains.gain_amcc, subjects.empathy_delta1_reported)[0, 1]
     assert r == pytest.approx(0.7, abs=0.08)
+    assert gains.gain_amcc.std() == pytest.approx(0.5, abs=0.05)
+    assert (gains.gain_insula >= 0).all()
     memory = subjects.assign(group="memory")
     assert (subject_gains(memory, "affect", ImagingParams(), 1).gain_amcc == 0).all()
 
@@ -120,6 +124,19 @@ def test_same_seed_same_files(tmp_path):
     write_behaviour_dataset(other, BehaviourParams(), tmp_path / "c" / "bids",
                             tmp_path / "c" / "fmriprep", tmp_path / "c" / "truth")
     assert _digest(tmp_path / "a") != _digest(tmp_path / "c")
+
+
+def test_truth_records_the_reported_empathy_change(tmp_path):
+    """The aMCC link is tied to what the subject rated: Post1 - Pre of the events' mean."""
+    study = StudyDesign(n_affect=2, n_memory=1, seed=4, design=TaskDesign(videos_per_type=3))
+    write_behaviour_dataset(study, BehaviourParams(), tmp_path / "bids", tmp_path / "fmriprep",
+                            tmp_path / "truth")
+    truth = pd.read_csv(tmp_path / "truth/subjects.tsv", sep="\t")
+    for row in truth.itertuples():
+        mean = {ses: pd.read_csv(next((tmp_path / "bids").rglob(
+            f"{row.participant_id}_ses-{ses}_*_events.tsv")), sep="\t").empathy.mean()
+            for ses in ("pre", "post1")}
+        assert row.empathy_delta1_reported == pytest.approx(mean["post1"] - mean["pre"])
 
 
 def test_same_seed_same_images():

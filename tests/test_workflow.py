@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -311,8 +312,7 @@ def test_conjunctions_are_empty_across_periods_and_find_a_shared_network(tiny_ru
     assert set(roi.cluster_id) == set(shared.cluster_id)
 
 
-def test_brain_behaviour_outputs_and_no_practice_effect(tiny_run):
-    # The planted aMCC-empathy link is not yet detected at this size (issue 5 open).
+def test_brain_behaviour_finds_the_amcc_link_and_no_practice_effect(tiny_run):
     root = tiny_run / "results/brain_behaviour"
     for name in ("empathyRating", "practice1"):
         clusters = _read(root / name / "clusters.tsv")
@@ -320,6 +320,18 @@ def test_brain_behaviour_outputs_and_no_practice_effect(tiny_run):
         assert (root / name / "roi_values.tsv").is_file()
     practice = _read(root / "practice1/clusters.tsv")
     assert not practice.significant.any()
+    # The planted link: aMCC delta1 gain tracks the reported empathy change (r = .95).
+    empathy = _read(root / "empathyRating/clusters.tsv")
+    found = empathy[empathy.significant]
+    assert set(found.contrast) == {"positiveSlope"}
+    labels = _read(tiny_run / "results/simulated/truth/regions.tsv")
+    amcc = int(labels.loc[labels.name == "aMCC", "index"].iloc[0])
+    truth = np.asarray(nib.load(next((tiny_run / "results/simulated/truth").glob(
+        "*desc-regions_dseg.nii.gz"))).dataobj)
+    clusters_img = np.asarray(nib.load(next((root / "empathyRating").glob(
+        "*contrast-positiveSlope_desc-clusters_dseg.nii.gz"))).dataobj)
+    hit = np.unique(truth[np.isin(clusters_img, found.cluster_id.to_numpy())])
+    assert amcc in hit, f"significant clusters cover planted labels {hit}, not aMCC"
     design = _read(next((root / "empathyRating").glob("*_design.tsv")))
     assert list(design.columns) == ["subject", "intercept", "score"]
     assert len(design) == N_AFFECT
@@ -363,6 +375,41 @@ def test_roi_values_agree_with_the_planted_change(tiny_run):
             se = sel.observed.std(ddof=1) / np.sqrt(len(sel))
             assert abs(error.mean()) < 2 * se, (cid, group, error.mean(), se)
         assert change[change.group == "affect"].planted.mean() > 0.5
+
+
+def test_report_contains_every_figure_and_table(tiny_run):
+    """`snakemake --report` on the tiny run: every figure and table, captions with numbers."""
+    report = tiny_run / "results/report.html"
+    run_snakemake(tiny_run, "--report", str(report))
+    page = report.read_text()
+    findings = json.loads((tiny_run / "results/report/findings.json").read_text())
+    expected = ["fig2a_ratings.png", "fig2b_memory.png", "fig3a_networks.png",
+                "qc_motion.png", "runs.html", "exclusions.html", "truth_recovery.html"]
+    expected += [f"{t}.html" for t in ("manova", "univariate", "ttests", "correlations",
+                                       "memory_manova", "memory_ttests", "paper_comparison")]
+    for analysis in ("empathyHELE", "empathyHE", "compassionHELE", "tripleDelta1"):
+        expected += [f"{analysis}_contrast-{c}_maps.png" for c in ("affectGtMemory",
+                                                                  "memoryGtAffect")]
+        expected += [f"{analysis}_changes.png", f"{analysis}_clusters.html",
+                     f"task-sovt_desc-{analysis}_design.png"]
+    for name in ("HELE", "sharedDelta1"):
+        expected += [f"{name}_overlap.png", f"{name}_clusters.html"]
+    for name in ("empathyRating", "practice1"):
+        expected += [f"{name}_contrast-{c}_maps.png" for c in ("positiveSlope", "negativeSlope")]
+        expected += [f"{name}_scatter.png", f"{name}_clusters.html",
+                     f"task-sovt_desc-{name}_design.png"]
+    expected += ["sub-01_ses-pre_task-sovt_design.png"]
+    missing = [name for name in expected if name not in page]
+    assert not missing, f"report lacks {missing}"
+    for category in ("Behaviour", "First level", "Group level", "Conjunctions",
+                     "Brain-behaviour", "QC"):
+        assert category in page
+    # Captions and the front page state the run's own numbers.
+    group_line = findings["group"][0].split(": ", 1)[1].replace(">", "&gt;")
+    assert group_line.split(";")[0] in page
+    assert findings["qc"].split(".")[0] in page
+    assert findings["conjunctions"][1].split(":")[0] in page
+    assert 'src="http' not in page  # self-contained: opens offline
 
 
 def test_rerun_is_a_no_op(tiny_run):

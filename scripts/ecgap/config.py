@@ -48,7 +48,25 @@ def validate_config(config: dict[str, Any], schema_path: str | Path) -> dict[str
     errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:
         raise InputError(_key(errors[0]), _describe(errors[0]))
+    _sort_keys(config)
     return config
+
+
+def _sort_keys(node: Any) -> Any:
+    """Sort every mapping's keys in place (recursively).
+
+    Snakemake compares a rule's params in their key order, so a config whose keys were
+    merely reordered (or whose defaults were filled in a different order) would rerun
+    jobs; sorted keys make the params depend on the values only.
+    """
+    if isinstance(node, dict):
+        items = sorted((k, _sort_keys(v)) for k, v in node.items())
+        node.clear()
+        node.update(items)
+    elif isinstance(node, list):
+        for item in node:
+            _sort_keys(item)
+    return node
 
 
 def _key(error: jsonschema.ValidationError) -> str:

@@ -218,6 +218,15 @@ def choose_high_motion_runs(study: StudyDesign, rng: np.random.Generator) -> pd.
     return runs
 
 
+def reported_change(session_means: list[float]) -> float:
+    """Post1 - Pre of a subject's mean empathy rating over all videos, as rated.
+
+    This is what the brain-behaviour analysis regresses on (the true change plus rating
+    noise and the clipping of the 0-10 scale), so the planted aMCC link is tied to it.
+    """
+    return float(session_means[1] - session_means[0]) if len(session_means) > 1 else 0.0
+
+
 # --------------------------------------------------------------------------- writing
 
 def write_behaviour_dataset(
@@ -234,11 +243,14 @@ def write_behaviour_dataset(
 
     _write_raw_metadata(study, bids_dir, fmriprep_dir)
     write_tsv(participants, bids_dir / "participants.tsv")
+    reported = {}
     for index, (_, truth) in enumerate(changes.iterrows()):
         subject = truth["participant_id"]
+        session_means = []
         for s_index, session in enumerate(study.sessions):
             run_rng = np.random.default_rng([study.seed, index, s_index])
             events = rate_videos(make_sovt_events(study.design, run_rng), truth, s_index, run_rng)
+            session_means.append(events["empathy"].mean())
             func = bids_dir / subject / f"ses-{session}" / "func"
             write_tsv(events, func / f"{subject}_ses-{session}_task-{study.task}_events.tsv")
             if subject in missing_memory:
@@ -247,7 +259,9 @@ def write_behaviour_dataset(
             beh = bids_dir / subject / f"ses-{session}" / "beh"
             write_tsv(scores.drop(columns=["participant_id", "session"]),
                       beh / f"{subject}_ses-{session}_task-{study.memory_task}_beh.tsv")
+        reported[subject] = reported_change(session_means)
 
+    changes["empathy_delta1_reported"] = changes["participant_id"].map(reported)
     truth_dir.mkdir(parents=True, exist_ok=True)
     write_tsv(participants.merge(changes, on="participant_id"), truth_dir / "subjects.tsv")
     write_tsv(high_motion, truth_dir / "runs.tsv")

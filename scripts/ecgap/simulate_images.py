@@ -34,13 +34,14 @@ class ImagingParams:
     task_pct: float = 1.5
     he_extra: float = 0.4
     rating_pct: float = 1.0
-    delta1_pct: float = 1.2
+    delta1_pct: float = 1.8
     delta1_le_fraction: float = 0.75
-    delta2_pct: float = 1.0
+    delta2_pct: float = 1.3
     delta2_le_fraction: float = 1.0
     region_fwhm_mm: float = 12.0
     subject_sd: float = 0.3
-    amcc_empathy_r: float = 0.7
+    amcc_gain_sd: float = 0.5
+    amcc_empathy_r: float = 0.95
     run_sd_pct: float = 0.15
     noise_pct: float = 1.0
     ar1: float = 0.3
@@ -64,27 +65,30 @@ def subject_gains(subjects: pd.DataFrame, affect_label: str, params: ImagingPara
                   seed: int) -> pd.DataFrame:
     """Per-subject multipliers of the planted training effects (0 for the memory group).
 
-    The aMCC delta1 gain correlates (r = ``amcc_empathy_r``) with the subject's true
-    delta1 empathy-rating change, the brain-behaviour link the parametric analysis finds.
+    The aMCC delta1 gain has its own spread (``amcc_gain_sd``) and correlates
+    (r = ``amcc_empathy_r``) with the subject's reported delta1 empathy change (the
+    rating change the brain-behaviour analysis regresses on), the link that analysis
+    finds. It is not clipped at 0: a subject whose reported empathy fell gets an aMCC
+    decrease, which keeps the link linear.
     """
     rng = np.random.default_rng([seed, 7])
     affect = (subjects["group"] == affect_label).to_numpy()
-    emp = subjects["empathy_delta1"].to_numpy(dtype=float)
+    emp = subjects["empathy_delta1_reported"].to_numpy(dtype=float)
     z = np.zeros_like(emp)
     if affect.sum() > 1:
         z[affect] = (emp[affect] - emp[affect].mean()) / emp[affect].std()
     r = params.amcc_empathy_r
     n = len(subjects)
-    amcc = 1 + params.subject_sd * (r * z + np.sqrt(1 - r ** 2) * rng.standard_normal(n))
+    amcc = 1 + params.amcc_gain_sd * (r * z + np.sqrt(1 - r ** 2) * rng.standard_normal(n))
     out = pd.DataFrame({
         "participant_id": subjects["participant_id"],
         "group": subjects["group"],
-        "gain_insula": 1 + params.subject_sd * rng.standard_normal(n),
+        "gain_insula": np.clip(1 + params.subject_sd * rng.standard_normal(n), 0, None),
         "gain_amcc": amcc,
-        "gain_delta2": 1 + params.subject_sd * rng.standard_normal(n),
+        "gain_delta2": np.clip(1 + params.subject_sd * rng.standard_normal(n), 0, None),
     })
     for col in ("gain_insula", "gain_amcc", "gain_delta2"):
-        out[col] = np.where(affect, np.clip(out[col], 0, None), 0.0)
+        out[col] = np.where(affect, out[col], 0.0)
     return out
 
 

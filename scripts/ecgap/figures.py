@@ -1,0 +1,318 @@
+"""The paper's figures, QC figures and per-analysis map figures, from the workflow's outputs.
+
+One style for all of them: 9 pt sans-serif text, labelled axes with units, the Okabe-Ito
+colour-blind-safe palette, the same colour for a group (and for a change period) in
+every figure. Each ``plot_*`` function returns a matplotlib Figure; :func:`save_figure`
+writes it in every configured format and closes it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # figures are written by batch jobs, never shown
+
+import matplotlib.pyplot as plt  # noqa: E402
+import nibabel as nib  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+from matplotlib.colors import ListedColormap  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+
+from ecgap.behaviour import cell_means  # noqa: E402
+from ecgap.io import atomic_path  # noqa: E402
+from ecgap.task import RATINGS  # noqa: E402
+
+#: Okabe & Ito (2008) colours, safe for the common colour-vision deficiencies.
+OKABE_ITO = {"orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73", "yellow": "#F0E442",
+             "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7",
+             "black": "#000000", "grey": "#999999"}
+#: Group roles (config data.groups keys) and change periods, one colour each everywhere.
+ROLE_COLOURS = {"affect": OKABE_ITO["vermillion"], "memory": OKABE_ITO["blue"]}
+PERIOD_COLOURS = {"delta1": OKABE_ITO["orange"], "delta2": OKABE_ITO["green"]}
+PERIOD_NAMES = {"delta1": "empathy-related (delta1)", "delta2": "compassion-related (delta2)"}
+VIDEO_STYLES = {"HE": "-", "LE": "--"}
+RATING_NAMES = {"empathy": "Empathy", "positive_affect": "Positive affect",
+                "negative_affect": "Negative affect"}
+STYLE = {
+    "font.family": "DejaVu Sans", "font.size": 9, "axes.titlesize": 10,
+    "axes.labelsize": 9, "xtick.labelsize": 8, "ytick.labelsize": 8, "legend.fontsize": 8,
+    "axes.spines.top": False, "axes.spines.right": False, "figure.dpi": 100,
+    "savefig.bbox": "tight", "svg.fonttype": "none",
+}
+plt.rcParams.update(STYLE)
+
+
+#: Video-type weights of each first-level contrast (how a cluster's HE and LE values
+#: combine into the analysed effect).
+CONTRAST_WEIGHTS = {"HE": {"HE": 1.0}, "LE": {"LE": 1.0}, "HEMinusLE": {"HE": 1.0, "LE": -1.0},
+                    "meanHELE": {"HE": 0.5, "LE": 0.5}}
+
+
+def save_figure(fig: plt.Figure, paths: str | Path | Sequence[str | Path],
+                dpi: int = 200) -> None:
+    """Write ``fig`` to each path (its suffix is the format) atomically, then close it."""
+    for path in [paths] if isinstance(paths, (str, Path)) else paths:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=dpi, format=Path(path).suffix.lstrip("."))
+    plt.close(fig)
+
+
+def paths_for(paths: Sequence[str], key: str) -> list[str]:
+    """The paths of one figure (all formats) among a rule's outputs, by a name part."""
+    return [p for p in paths if key in Path(p).name]
+
+
+def mean_sem(values: pd.DataFrame | pd.Series, by: Sequence[str] | str) -> pd.DataFrame:
+    """Mean, SEM and n of ``values`` per group of ``by``."""
+    grouped = values.groupby(by)
+    return pd.DataFrame({"mean": grouped.mean(), "sem": grouped.sem(), "n": grouped.count()})
+
+
+def role_of(groups: Mapping[str, str]) -> dict[str, str]:
+    """Group label in the data -> role (affect, memory), for colours."""
+    return {label: role for role, label in groups.items()}
+
+
+def _session_axis(ax: plt.Axes, sessions: Sequence[str]) -> None:
+    ax.set_xticks(range(len(sessions)))
+    ax.set_xticklabels([s.capitalize() for s in sessions])
+    ax.set_xlim(-0.3, len(sessions) - 0.7)
+
+
+def rating_summary(ratings: pd.DataFrame, sessions: Sequence[str]) -> pd.DataFrame:
+    """Mean and SEM over subjects of the subject mean rating, per rating, group, session
+    and video type (Figure 2A's numbers)."""
+    wide = cell_means(ratings, sessions)
+    groups = ratings.groupby("subject")["group"].first()
+    long = wide.stack(["session", "video_type"], future_stack=True).reset_index()
+    long["group"] = long["subject"].map(groups)
+    rows = []
+    for rating in RATINGS:
+        stats = mean_sem(long.set_index(["group", "session", "video_type"])[rating],
+                         ["group", "session", "video_type"]).reset_index()
+        rows.append(stats.assign(rating=rating))
+    return pd.concat(rows, ignore_index=True)
+
+
+def plot_ratings(summary: pd.DataFrame, sessions: Sequence[str],
+                 groups: Mapping[str, str]) -> plt.Figure:
+    """Figure 2A: the three ratings per session, by group and video type, mean +- SEM."""
+    roles = role_of(groups)
+    fig, axes = plt.subplots(1, len(RATINGS), figsize=(7.2, 2.6), sharey=True)
+    offsets = {"HE": -0.05, "LE": 0.05}
+    for ax, rating in zip(axes, RATINGS):
+        for (group, video), cell in summary[summary.rating == rating].groupby(
+                ["group", "video_type"]):
+            cell = cell.set_index("session").reindex(sessions)
+            x = np.arange(len(sessions)) + offsets.get(video, 0)
+            ax.errorbar(x, cell["mean"], yerr=cell["sem"], color=ROLE_COLOURS[roles[group]],
+                        linestyle=VIDEO_STYLES.get(video, "-"), marker="o", markersize=3.5,
+                        capsize=2, label=f"{group}, {video}")
+        ax.set_title(RATING_NAMES[rating])
+        _session_axis(ax, sessions)
+        ax.set_xlabel("Session")
+    axes[0].set_ylabel("Rating (0-10), mean ± SEM")
+    axes[-1].legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return fig
+
+
+def memory_summary(memory: pd.DataFrame, scores: Sequence[str]) -> pd.DataFrame:
+    """Mean and SEM per score, group and session (Figure 2B's numbers)."""
+    long = memory.melt(id_vars=["subject", "group", "session"], value_vars=list(scores),
+                       var_name="score").dropna(subset=["value"])
+    return mean_sem(long.set_index(["score", "group", "session"])["value"],
+                    ["score", "group", "session"]).reset_index()
+
+
+def plot_memory(summary: pd.DataFrame, sessions: Sequence[str],
+                groups: Mapping[str, str]) -> plt.Figure:
+    """Figure 2B: the memory-task scores per session by group, mean +- SEM."""
+    roles = role_of(groups)
+    scores = list(dict.fromkeys(summary["score"]))
+    fig, axes = plt.subplots(1, len(scores), figsize=(2.4 * len(scores) + 1.2, 2.6),
+                             squeeze=False)
+    for ax, score in zip(axes[0], scores):
+        for group, cell in summary[summary.score == score].groupby("group"):
+            cell = cell.set_index("session").reindex(sessions)
+            ax.errorbar(np.arange(len(sessions)), cell["mean"], yerr=cell["sem"],
+                        color=ROLE_COLOURS[roles[group]], marker="o", markersize=3.5,
+                        capsize=2, label=group)
+        ax.set_title(score.replace("_", " ").capitalize())
+        _session_axis(ax, sessions)
+        ax.set_xlabel("Session")
+        ax.set_ylabel("Words, mean ± SEM")
+    axes[0][-1].legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.tight_layout()
+    return fig
+
+
+def binary_union(images: Sequence[nib.Nifti1Image]) -> nib.Nifti1Image | None:
+    """1 where any image is non-zero (NaN counts as zero); None for no images."""
+    if not images:
+        return None
+    data = np.zeros(images[0].shape, dtype=np.int8)
+    for img in images:
+        data |= np.nan_to_num(np.asarray(img.dataobj)) != 0
+    return nib.Nifti1Image(data, images[0].affine)
+
+
+def plot_networks(networks: Mapping[str, nib.Nifti1Image | None],
+                  cut_coords: Sequence[float]) -> plt.Figure:
+    """Figure 3A: FWE-significant delta1 and delta2 clusters, one colour per change period,
+    on the MNI152 template (sagittal, coronal, axial at ``cut_coords`` = x, y, z)."""
+    from nilearn import datasets, plotting
+
+    fig = plt.figure(figsize=(7.2, 3.0))
+    # The bottom strip is kept free for the legend (nilearn fills the axes it is given).
+    display = plotting.plot_anat(datasets.load_mni152_template(resolution=2), figure=fig,
+                                 axes=fig.add_axes((0, 0.14, 1, 0.86)),
+                                 display_mode="ortho", cut_coords=tuple(cut_coords),
+                                 draw_cross=False, annotate=True, black_bg=False,
+                                 colorbar=False)
+    handles = []
+    for period, img in networks.items():
+        colour = PERIOD_COLOURS[period]
+        if img is not None and np.asarray(img.dataobj).any():
+            display.add_overlay(img, cmap=ListedColormap([colour]), threshold=0.5,
+                                transparency=0.85, interpolation="nearest")
+        handles.append(Patch(color=colour, label=PERIOD_NAMES[period]
+                             + ("" if img is not None and np.asarray(img.dataobj).any()
+                                else ": no significant cluster")))
+    fig.legend(handles=handles, loc="lower center", ncol=2, frameon=False,
+               bbox_to_anchor=(0.5, 0.0))
+    return fig
+
+
+def cluster_changes(roi: pd.DataFrame, weights: Mapping[str, float],
+                    sessions: Sequence[str]) -> pd.DataFrame:
+    """Each subject's change of the analysis' effect in each cluster, per change period.
+
+    ``weights`` combine the video types into the analysis' effect (e.g. {HE: .5, LE: .5}
+    for mean(HE, LE)); the periods are delta1 = Post1 - Pre and delta2 = Post2 - Post1.
+    """
+    columns = ["contrast", "cluster_id", "peak_label", "group", "subject", "change", "period"]
+    if roi.empty:
+        return pd.DataFrame(columns=columns)
+    used = roi[roi["in_analysis"].astype(bool)].copy()
+    used["weighted"] = used["effect"] * used["video_type"].map(weights).fillna(0.0)
+    effect = used.groupby(["contrast", "cluster_id", "peak_label", "group", "subject",
+                           "session"])["weighted"].sum().unstack("session")
+    out = []
+    for index, period in enumerate(("delta1", "delta2")[:len(sessions) - 1]):
+        change = (effect[sessions[index + 1]] - effect[sessions[index]]).rename("change")
+        out.append(change.reset_index().assign(period=period))
+    return pd.concat(out, ignore_index=True)
+
+
+def plot_cluster_changes(changes: pd.DataFrame, groups: Mapping[str, str],
+                         title: str) -> plt.Figure:
+    """Figure 3B: per significant cluster, mean change by group and change period, +- SEM."""
+    roles = role_of(groups)
+    clusters = changes[["contrast", "cluster_id", "peak_label"]].drop_duplicates()
+    n = max(len(clusters), 1)
+    fig, axes = plt.subplots(1, n, figsize=(min(2.2 * n + 0.8, 7.2 * 1.5), 2.8),
+                             squeeze=False, sharey=True)
+    if clusters.empty:
+        axes[0][0].text(0.5, 0.5, "no FWE-significant cluster", ha="center", va="center",
+                        transform=axes[0][0].transAxes)
+        axes[0][0].set_axis_off()
+    periods = list(dict.fromkeys(changes["period"])) if not changes.empty else []
+    group_labels = list(groups.values())
+    width = 0.8 / max(len(group_labels), 1)
+    for ax, (_, cluster) in zip(axes[0], clusters.iterrows()):
+        sel = changes[(changes.contrast == cluster.contrast)
+                      & (changes.cluster_id == cluster.cluster_id)]
+        stats = mean_sem(sel.set_index(["period", "group"])["change"], ["period", "group"])
+        for g, group in enumerate(group_labels):
+            rows = stats.xs(group, level="group").reindex(periods) \
+                if group in stats.index.get_level_values("group") else None
+            if rows is None:
+                continue
+            x = np.arange(len(periods)) + (g - (len(group_labels) - 1) / 2) * width
+            ax.bar(x, rows["mean"], width, yerr=rows["sem"], capsize=2,
+                   color=ROLE_COLOURS[roles[group]], label=group)
+        ax.axhline(0, color="black", linewidth=0.6)
+        ax.set_xticks(range(len(periods)))
+        ax.set_xticklabels(periods)
+        ax.set_title(f"{cluster.peak_label}\n({cluster.contrast}, cluster {cluster.cluster_id})",
+                     fontsize=8)
+    axes[0][0].set_ylabel("Effect change (% signal), mean ± SEM")
+    if not clusters.empty:
+        axes[0][-1].legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def plot_stat_maps(z_img: nib.Nifti1Image, fwe_img: nib.Nifti1Image, z_threshold: float,
+                   title: str) -> plt.Figure:
+    """A contrast's FWE-significant clusters on a glass brain, and its z map above the
+    cluster-forming threshold on axial slices."""
+    from nilearn import plotting
+
+    fig = plt.figure(figsize=(7.2, 4.6))
+    top = fig.add_axes((0, 0.5, 1, 0.45))
+    bottom = fig.add_axes((0, 0.0, 1, 0.45))
+    significant = bool(np.nan_to_num(np.asarray(fwe_img.dataobj)).any())
+    plotting.plot_glass_brain(fwe_img if significant else None, axes=top, display_mode="lzry",
+                              colorbar=bool(significant), cmap="inferno", plot_abs=False,
+                              title=f"{title}: FWE-significant clusters (t)"
+                                    + ("" if significant else " (none)"))
+    plotting.plot_stat_map(z_img, axes=bottom, display_mode="z", cut_coords=7,
+                           threshold=z_threshold, cmap="RdBu_r", colorbar=True,
+                           title=f"z map, |z| > {z_threshold:.2f} (cluster-forming)")
+    return fig
+
+
+def plot_brain_behaviour(points: pd.DataFrame, score_label: str) -> plt.Figure:
+    """Per significant parametric cluster: delta of the cluster mean against the score."""
+    clusters = points[["contrast", "cluster_id", "peak_label"]].drop_duplicates()
+    n = max(len(clusters), 1)
+    fig, axes = plt.subplots(1, n, figsize=(min(2.6 * n, 10.8), 2.6), squeeze=False)
+    if clusters.empty:
+        axes[0][0].text(0.5, 0.5, "no FWE-significant cluster", ha="center", va="center",
+                        transform=axes[0][0].transAxes)
+        axes[0][0].set_axis_off()
+    for ax, (_, cluster) in zip(axes[0], clusters.iterrows()):
+        sel = points[(points.contrast == cluster.contrast)
+                     & (points.cluster_id == cluster.cluster_id)]
+        ax.scatter(sel["score"], sel["change"], s=14, color=ROLE_COLOURS["affect"])
+        slope, intercept = np.polyfit(sel["score"], sel["change"], 1)
+        xs = np.linspace(sel["score"].min(), sel["score"].max(), 2)
+        ax.plot(xs, intercept + slope * xs, color="black", linewidth=1)
+        r = np.corrcoef(sel["score"], sel["change"])[0, 1]
+        ax.set_title(f"{cluster.peak_label} ({cluster.contrast})\nr = {r:.2f}, n = {len(sel)}",
+                     fontsize=8)
+        ax.set_xlabel(score_label)
+        ax.set_ylabel("Effect change (% signal)")
+    fig.tight_layout()
+    return fig
+
+
+def plot_motion_qc(runs: pd.DataFrame, sessions: Sequence[str], fd_limit: float) -> plt.Figure:
+    """QC: mean framewise displacement and tSNR per run by session, excluded runs marked."""
+    fig, axes = plt.subplots(1, 2, figsize=(7.2, 2.6))
+    rng = np.random.default_rng(0)  # jitter only, fixed so the figure is reproducible
+    for ax, column, label in ((axes[0], "mean_fd", "Mean FD (mm)"),
+                              (axes[1], "tsnr", "tSNR (mean / sd)")):
+        for i, session in enumerate(sessions):
+            sel = runs[runs.session == session]
+            x = i + rng.uniform(-0.15, 0.15, len(sel))
+            excluded = sel["excluded"].astype(bool).to_numpy()
+            ax.scatter(x[~excluded], sel[column][~excluded], s=12, color=OKABE_ITO["blue"],
+                       label="included" if i == 0 else None)
+            ax.scatter(x[excluded], sel[column][excluded], s=28, marker="x",
+                       color=OKABE_ITO["vermillion"], label="excluded" if i == 0 else None)
+        _session_axis(ax, sessions)
+        ax.set_xlabel("Session")
+        ax.set_ylabel(label)
+    axes[0].axhline(fd_limit, color=OKABE_ITO["grey"], linestyle=":", linewidth=1)
+    axes[0].text(len(sessions) - 0.75, fd_limit, f" limit {fd_limit} mm", va="bottom",
+                 ha="right", fontsize=7, color=OKABE_ITO["grey"])
+    axes[0].legend(frameon=False)
+    fig.tight_layout()
+    return fig

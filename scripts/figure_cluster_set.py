@@ -1,0 +1,47 @@
+"""Rule figure_group / figure_brain_behaviour: per contrast a glass brain of the
+FWE-significant clusters and the z map; the cluster values (Figure 3B bars for a group
+analysis, score scatter plots for a brain-behaviour analysis); the cluster table."""
+
+import sys
+
+sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
+
+import nibabel as nib
+from scipy import stats
+
+from ecgap.figures import (CONTRAST_WEIGHTS, cluster_changes, paths_for, plot_brain_behaviour,
+                           plot_cluster_changes, plot_stat_maps, save_figure)
+from ecgap.io import read_json, read_tsv, write_json
+from ecgap.report import group_summary, write_table_html
+from ecgap.snake import run
+
+
+def main(smk):
+    p = smk.params
+    clusters = read_tsv(smk.input.clusters)
+    sidecar = read_json(smk.input.sidecar)
+    z_threshold = float(stats.norm.isf(sidecar["ClusterFormingP"]))
+    for contrast, z_path, fwe_path in zip(p.contrasts, smk.input.z, smk.input.fwe):
+        fig = plot_stat_maps(nib.load(z_path), nib.load(fwe_path), z_threshold,
+                             f"{p.name}: {p.contrast_labels[contrast]}")
+        save_figure(fig, paths_for(smk.output.maps, f"contrast-{contrast}_"), p.dpi)
+    roi = read_tsv(smk.input.roi, dtype={"subject": str})
+    changes = cluster_changes(roi, CONTRAST_WEIGHTS[p.effect], p.sessions)
+    if p.kind == "group":
+        fig = plot_cluster_changes(changes, p.groups, f"{p.name}: change in each "
+                                                      "FWE-significant cluster")
+    else:
+        design = read_tsv(smk.input.design, dtype={"subject": str})
+        points = changes[changes["period"] == p.delta].merge(
+            design[["subject", "score"]], on="subject")
+        fig = plot_brain_behaviour(points, f"{p.score_label} (centred)")
+    save_figure(fig, smk.output.values, p.dpi)
+    write_table_html(clusters, smk.output.table, f"{p.name}: clusters",
+                     note=f"Cluster-forming p < {sidecar['ClusterFormingP']} one-sided, "
+                          f"{sidecar['Connectivity']}; FWE p from {sidecar['Permutations']} "
+                          "permutations (cluster size and mass); significant = size p < "
+                          f"{sidecar['Alpha']}.")
+    write_json(group_summary(clusters, sidecar, p.contrast_labels), smk.output.summary)
+
+
+run(snakemake, main)  # noqa: F821

@@ -1,0 +1,31 @@
+"""Rule figure_networks: the paper's Figure 3A, delta1 and delta2 clusters on the template."""
+
+import sys
+
+sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
+
+import nibabel as nib
+import numpy as np
+
+from ecgap.figures import binary_union, plot_networks, save_figure
+from ecgap.io import write_json
+from ecgap.report import network_summary
+from ecgap.snake import run
+
+
+def main(smk):
+    networks = {period: binary_union([nib.load(p) for p in smk.input[period]])
+                for period in ("delta1", "delta2")}
+    save_figure(plot_networks(networks, smk.params.cut_coords), smk.output.figure,
+                smk.params.dpi)
+    masks = {k: np.asarray(v.dataobj).astype(bool) if v is not None else None
+             for k, v in networks.items()}
+    voxels = {k: int(m.sum()) if m is not None else 0 for k, m in masks.items()}
+    overlap = int((masks["delta1"] & masks["delta2"]).sum()) if all(
+        m is not None for m in masks.values()) else 0
+    any_img = next((v for v in networks.values() if v is not None), None)
+    voxel_mm3 = float(abs(np.linalg.det(any_img.affine[:3, :3]))) if any_img is not None else 0
+    write_json(network_summary(voxels, overlap, voxel_mm3), smk.output.summary)
+
+
+run(snakemake, main)  # noqa: F821
