@@ -1,0 +1,81 @@
+"""Interruption and determinism: a run killed mid-way (SIGKILL to Snakemake and its jobs)
+and rerun gives the same files as the uninterrupted tiny run, and no output is ever
+half-written. The part of the workflow run here (two subjects through the first level,
+and the behavioural statistics) keeps the test short; the group level's determinism is
+shown by the SLURM test, which reruns it and compares with the local run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+
+from conftest import BIN, REPO, TINY, run_snakemake
+
+SUBJECTS = ("01", "02")
+SESSIONS = ("pre", "post1", "post2")
+
+
+def _targets() -> list[str]:
+    maps = [f"results/first_level/sub-{s}/ses-{ses}/sub-{s}_ses-{ses}_task-sovt_contrast-"
+            f"{c}_stat-effect_statmap.nii.gz"
+            for s in SUBJECTS for ses in SESSIONS for c in ("HE", "LE")]
+    return maps + ["results/behaviour/manova.tsv", "results/behaviour/ttests.tsv"]
+
+
+def _outputs(root: Path) -> list[Path]:
+    """Every output file of the partial run that the tiny run has too."""
+    keep = [p for p in (root / "results").rglob("*")
+            if p.is_file() and p.suffix in (".tsv", ".gz", ".json")
+            and "logs" not in p.parts and "benchmarks" not in p.parts
+            and not p.name.startswith(".")]
+    return sorted(p.relative_to(root) for p in keep)
+
+
+def _same(a: Path, b: Path) -> None:
+    if a.name.endswith(".nii.gz"):
+        left, right = nib.load(a), nib.load(b)
+        np.testing.assert_array_equal(np.asarray(left.dataobj), np.asarray(right.dataobj))
+        np.testing.assert_array_equal(left.affine, right.affine)
+    elif a.suffix == ".tsv":
+        pd.testing.assert_frame_equal(pd.read_csv(a, sep="\t"), pd.read_csv(b, sep="\t"))
+    else:
+        assert a.read_bytes() == b.read_bytes(), a
+
+
+def _complete(path: Path) -> None:
+    """The file parses in full (a half-written file would not)."""
+    if path.name.endswith(".nii.gz"):
+        np.asarray(nib.load(path).dataobj).sum()
+    elif path.suffix == ".tsv":
+        pd.read_csv(path, sep="\t")
+
+
+def test_killed_run_resumes_to_the_same_files(tiny_run, tmp_path):
+    cmd = [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "-d", str(tmp_path),
+           "--cores", "2", *_targets(), "--configfile", str(TINY)]
+    proc = subprocess.Popen(cmd, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 600
+    # Kill once the first preprocessed runs exist, while other runs are being written.
+    while time.time() < deadline and proc.poll() is None:
+        if len(list((tmp_path / "results/preprocess").rglob("*_timeseries.tsv"))) >= 2:
+            break
+        time.sleep(0.2)
+    assert proc.poll() is None, "the run finished before it could be interrupted"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    for path in _outputs(tmp_path):
+        _complete(tmp_path / path)
+    run_snakemake(tmp_path, "--unlock")  # a killed Snakemake leaves its lock behind
+    run_snakemake(tmp_path, *_targets())  # the default profile has rerun-incomplete
+    outputs = _outputs(tmp_path)
+    assert len(outputs) > 40
+    for path in outputs:
+        _same(tmp_path / path, tiny_run / path)

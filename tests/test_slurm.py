@@ -1,0 +1,81 @@
+"""The workflow on a real (single-node, localhost) SLURM cluster through profiles/slurm.
+
+The group level of the tiny run is forced to rerun through sbatch: the jobs must appear in
+slurmctld's log and in the plugin's per-job logs, and the outputs must equal the local
+run's. Required in CI (CI=true); elsewhere skipped, with the reason, when SLURM is not
+installed and cannot be (not root, no apt-get).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+import pytest
+
+import slurm_cluster
+from conftest import BIN, REPO, TINY
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+ANALYSES = ("empathyHELE", "empathyHE", "compassionHELE", "tripleDelta1")
+
+
+@pytest.fixture(scope="module")
+def slurm(tmp_path_factory: pytest.TempPathFactory):
+    reason = slurm_cluster.missing_reason()
+    if reason:
+        if IN_CI:
+            pytest.fail(f"the SLURM test is required in CI: {reason}")
+        pytest.skip(reason)
+    slurm_cluster.install()
+    cluster = slurm_cluster.LocalSlurm(tmp_path_factory.mktemp("slurm"))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+def _tables_equal(a: Path, b: Path) -> None:
+    left, right = pd.read_csv(a, sep="\t"), pd.read_csv(b, sep="\t")
+    pd.testing.assert_frame_equal(left, right, check_exact=False, rtol=1e-9, atol=1e-12)
+
+
+def test_group_level_through_slurm_equals_the_local_run(tiny_run, slurm, tmp_path):
+    work = tmp_path / "work"
+    shutil.copytree(tiny_run, work, symlinks=True)
+    before = slurm.submitted_jobs()
+    cmd = [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "-d", str(work),
+           "--profile", str(REPO / "profiles/slurm"), "--configfile", str(TINY),
+           "--slurm-status-command", "squeue", "--slurm-logdir", str(work / "slurm_logs"),
+           "--slurm-keep-successful-logs",
+           "--jobs", "4", "--forcerun", "second_level", "brain_behaviour"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=work, env=slurm.env,
+                          timeout=1800)
+    assert proc.returncode == 0, (proc.stdout[-3000:] + proc.stderr[-5000:]
+                                  + slurm.log_tail())
+    submitted = slurm.submitted_jobs() - before
+    # 4 group analyses + 2 brain-behaviour regressions and everything downstream of them.
+    assert submitted >= 6 + len(ANALYSES), submitted
+    job_logs = {p.relative_to(work / "slurm_logs").parts[0]
+                for p in (work / "slurm_logs").rglob("*.log")}
+    assert {"rule_second_level", "rule_brain_behaviour"} <= job_logs, job_logs
+    for analysis in ANALYSES:
+        folder = Path("results/second_level") / analysis
+        _tables_equal(tiny_run / folder / "clusters.tsv", work / folder / "clusters.tsv")
+        for z_map in (tiny_run / folder).glob("*_stat-z_statmap.nii.gz"):
+            np.testing.assert_allclose(
+                np.asarray(nib.load(work / folder / z_map.name).dataobj),
+                np.asarray(nib.load(z_map).dataobj), rtol=1e-6, atol=1e-6)
+    for name in ("empathyRating", "practice1"):
+        table = Path("results/brain_behaviour") / name / "clusters.tsv"
+        _tables_equal(tiny_run / table, work / table)
+    # The run is complete: a dry run afterwards has nothing to do.
+    check = subprocess.run(cmd[:-3] + ["--dry-run"], capture_output=True, text=True, cwd=work,
+                           env=slurm.env, timeout=600)
+    assert "Nothing to be done" in check.stdout + check.stderr
