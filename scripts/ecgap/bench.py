@@ -84,6 +84,28 @@ def permutation_engines(n_perm: int, nilearn_perm: int, threads: int) -> pd.Data
     return table
 
 
+def planning(config: Path, repeats: int = 3) -> pd.DataFrame:
+    """`snakemake --dry-run` of ``config`` in an empty folder: median wall time of
+    ``repeats`` runs (the DAG of a fresh study is the largest one to plan) and job count."""
+    import re
+    import tempfile
+
+    repo = Path(__file__).resolve().parents[2]
+    snakemake = Path(sys.executable).with_name("snakemake")
+    times, jobs = [], None
+    with tempfile.TemporaryDirectory() as workdir:
+        for _ in range(repeats):
+            start = time.perf_counter()
+            out = subprocess.run([str(snakemake), "-s", str(repo / "Snakefile"), "-d", workdir,
+                                  "--dry-run", "--configfile", str(config)],
+                                 capture_output=True, text=True, check=True).stdout
+            times.append(time.perf_counter() - start)
+            jobs = int(re.search(r"^total\s+(\d+)", out, re.M).group(1))
+    return pd.DataFrame([{"config": str(config), "jobs": jobs,
+                          "median_s": round(float(np.median(times)), 2),
+                          "runs": repeats, "target_s": 10}])
+
+
 def write_summary(sections: dict[str, pd.DataFrame], out_dir: Path) -> None:
     """summary.tsv (long format: section, metric columns) and summary.md (one table each)."""
     long = pd.concat([t.assign(section=name) for name, t in sections.items()],
@@ -112,13 +134,15 @@ def main(argv: list[str] | None = None) -> None:
                             help="nilearn's rate is measured on fewer permutations "
                                  "(it is constant per permutation)")
     everything.add_argument("--threads", type=int, default=1)
+    everything.add_argument("--paper-config", type=Path, default=Path("config/paper.yaml"))
     args = parser.parse_args(argv)
     if args.command == "permutation":
         print(json.dumps(permutation_row(args.engine, args.subjects, args.n_perm,
                                          args.threads, args.threshold_p)))
         return
     sections = {"Permutation engines (53 maps, 3 mm MNI mask, p < .001, one-sided)":
-                permutation_engines(args.n_perm, args.nilearn_perm, args.threads)}
+                permutation_engines(args.n_perm, args.nilearn_perm, args.threads),
+                "Planning (snakemake --dry-run, fresh folder)": planning(args.paper_config)}
     write_summary(sections, args.out)
     print((args.out / "summary.md").read_text())
 
