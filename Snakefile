@@ -24,6 +24,9 @@ include: "rules/roi.smk"
 include: "rules/figures.smk"
 
 
+drop_benchmarks_of_cached_rules()
+
+
 rule all:
     input:
         get_final_outputs(),

@@ -8,7 +8,8 @@ sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 from ecgap.bids import Layout, canonical_run_paths, check_complete, index_runs
 from ecgap.brain_behaviour import SLOPE_CONTRASTS, score_label
 from ecgap.config import validate_config
-from ecgap.first_level import SOVT_CONTRASTS, sovt_contrasts
+from ecgap.first_level import (FIRST_LEVEL_STATS, SOVT_CONTRASTS, first_level_output_name,
+                               sovt_contrasts)
 from ecgap.ingest import read_participants
 from ecgap.io import InputError
 from ecgap.second_level import GROUP_CONTRASTS, GROUP_STATS
@@ -80,15 +81,32 @@ def _escape(pattern):
 
 
 def first_level_map_outputs():
-    """The effect, variance and z maps of every contrast of one run (wildcards kept)."""
-    escaped = _escape(FIRST_LEVEL)
-    return expand(f"{escaped}_contrast-{{contrast}}_stat-{{stat}}_statmap.nii.gz",
-                  contrast=FIRST_LEVEL_CONTRASTS, stat=["effect", "variance", "z"])
+    """The effect, variance and z maps of every contrast of one run, one named output
+    each ("HE_effect", ...): the output cache needs every file of a cached rule named."""
+    return {first_level_output_name(contrast, stat):
+            f"{FIRST_LEVEL}_contrast-{contrast}_stat-{stat}_statmap.nii.gz"
+            for contrast in FIRST_LEVEL_CONTRASTS for stat in FIRST_LEVEL_STATS}
 
 
 def first_level_report_outputs():
     """The optional nilearn GLM report of a run (config first_level.reports)."""
-    return [f"{FIRST_LEVEL}_report.html"] if config["first_level"]["reports"] else []
+    return {"report": f"{FIRST_LEVEL}_report.html"} if config["first_level"]["reports"] else {}
+
+
+def cache_eligible(name):
+    """The cache: directive of the deterministic, expensive rules (simulate_run,
+    first_level): on when --cache is given, for all eligible rules or the ones it names."""
+    chosen = workflow.workflow_settings.cache
+    return chosen is not None and (not chosen or name in chosen)
+
+
+def drop_benchmarks_of_cached_rules():
+    """Snakemake refuses to cache a rule that writes a benchmark file (a job taken from the
+    cache has no timing to write), so under --cache the cached rules write none; their logs
+    still record the jobs that ran. Without --cache every rule keeps its benchmark."""
+    for cached in workflow.rules:
+        if cached.cache is not None and cached.cache.output:
+            cached._benchmark = None  # what a rule without a benchmark: directive has
 
 
 ANALYSES = {a["name"]: a for a in config["second_level"]["analyses"]}
@@ -188,6 +206,14 @@ wildcard_constraints:
 def inference_params():
     """The permutation-inference settings every group-level rule passes to its script."""
     return {k: config["second_level"][k] for k in INFERENCE_KEYS}
+
+
+def get_analysis_inference(wildcards):
+    """One group analysis' inference settings: the shared ones, with the analysis' own
+    cluster-forming threshold when it sets one (so editing it reruns that analysis only)."""
+    analysis = ANALYSES[wildcards.analysis]
+    return {**inference_params(),
+            **{k: analysis[k] for k in ("cluster_forming_p",) if k in analysis}}
 
 
 def get_conjunction_maps(wildcards):

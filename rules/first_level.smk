@@ -61,13 +61,13 @@ rule first_level:
         confounds=f"{RESULTS}/preprocess/sub-{{subject}}/ses-{{session}}/sub-{{subject}}_ses-{{session}}_task-{DATA['task']}_desc-confounds_timeseries.tsv",
         checked=f"{RESULTS}/ingest/runs/sub-{{subject}}_ses-{{session}}.tsv",
     output:
-        maps=first_level_map_outputs(),
+        **first_level_map_outputs(),
         design=f"{FIRST_LEVEL}_design.tsv",
         design_figure=report(f"{FIRST_LEVEL}_design.png", caption="../report/design.rst",
                              category="First level", subcategory="Design matrices",
                              labels={"subject": "{subject}", "session": "{session}"}),
         sidecar=f"{FIRST_LEVEL}_statmap.json",
-        report=first_level_report_outputs(),
+        **first_level_report_outputs(),
     params:
         glm={k: config["first_level"][k] for k in ("smoothing_fwhm", "hrf_model",
                                                    "high_pass", "noise_model")},
@@ -84,6 +84,7 @@ rule first_level:
     resources:
         mem_mb=4000,
         runtime=30,
+    cache: cache_eligible("first_level")
     conda:
         "../envs/first_level.yaml"
     script:

@@ -61,9 +61,7 @@ rule second_level:
         subjects=SUBJECTS,
         sessions=SESSIONS,
         covariates=DATA["covariates"],
-        inference={k: config["second_level"][k] for k in ("n_permutations",
-                                                          "cluster_forming_p", "alpha",
-                                                          "seed", "engine")},
+        inference=get_analysis_inference,
     log:
         f"{RESULTS}/logs/second_level/{{analysis}}.log",
     benchmark:

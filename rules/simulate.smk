@@ -85,6 +85,7 @@ rule simulate_run:
     resources:
         mem_mb=lambda wc: int(400 + 8000 * (3.0 / SIM["grid_mm"]) ** 3 / 8),
         runtime=20,
+    cache: cache_eligible("simulate_run")
     conda:
         "../envs/simulate.yaml"
     script:

@@ -12,8 +12,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 from nilearn.plotting import plot_design_matrix
 
-from ecgap.first_level import (GLMSpec, contrast_maps, fit_first_level, sovt_contrasts,
-                               sovt_events)
+from ecgap.first_level import (FIRST_LEVEL_STATS, GLMSpec, contrast_maps, fit_first_level,
+                               first_level_output_name, sovt_contrasts, sovt_events)
 from ecgap.ingest import read_events
 from ecgap.io import atomic_path, read_tsv, save_nifti, write_json, write_tsv
 from ecgap.snake import run
@@ -33,10 +33,9 @@ def main(smk):
     model = fit_first_level(smk.input.bold, smk.input.mask, events, confounds, spec)
     contrasts = sovt_contrasts(p.parametric, list(p.ratings))
     maps = contrast_maps(model, {name: contrasts[name] for name in p.contrasts})
-    for path in smk.output.maps:
-        contrast = path.split("_contrast-")[1].split("_")[0]
-        stat = path.split("_stat-")[1].split("_")[0]
-        save_nifti(maps[contrast][stat], path)
+    for contrast in p.contrasts:
+        for stat in FIRST_LEVEL_STATS:
+            save_nifti(maps[contrast][stat], smk.output[first_level_output_name(contrast, stat)])
     design = model.design_matrices_[0]
     write_tsv(design, smk.output.design)
     with atomic_path(smk.output.design_figure, suffix=".png") as tmp:
@@ -49,7 +48,7 @@ def main(smk):
                 "SignalScaling": "percent signal change (mean of each voxel)",
                 "Contrasts": {n: contrasts[n] for n in p.contrasts},
                 "Confounds": list(confounds.columns)}, smk.output.sidecar)
-    if smk.output.report:
+    if "report" in smk.output.keys():
         report = model.generate_report(contrasts={n: contrasts[n] for n in p.contrasts},
                                        title=f"sub-{smk.wildcards.subject} "
                                              f"ses-{smk.wildcards.session}")

@@ -22,12 +22,14 @@ TINY = REPO / "tests" / "configs" / "tiny.yaml"
 BIN = Path(sys.executable).parent
 
 
-def run_snakemake(workdir: Path, *args: str, configfile: Path = TINY,
-                  check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run the workflow with ``workdir`` as working directory; output captured."""
+def run_snakemake(workdir: Path, *args: str, configfile: Path = TINY, check: bool = True,
+                  env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the workflow with ``workdir`` as working directory; output captured. ``env``
+    adds environment variables."""
     cmd = [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "-d", str(workdir),
            "--cores", "2", *args, "--configfile", str(configfile)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir,
+                          env={**os.environ, **(env or {})})
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n"
                              f"{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")

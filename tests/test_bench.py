@@ -1,8 +1,10 @@
 """Benchmark helpers: planning time and SLURM resources from benchmark files."""
 
 import pandas as pd
+import yaml
 
-from ecgap.bench import planning
+from ecgap.bench import (edited_threshold_config, job_summary, permutation_share, planning,
+                         stage_of)
 from ecgap.resources import as_yaml, benchmark_table, suggest
 
 from conftest import TINY
@@ -27,3 +29,45 @@ def test_resources_take_the_worst_job_of_each_rule_with_head_room(tmp_path):
     assert resources["group_mask"] == {"mem_mb": 500, "runtime": 5}
     assert "  first_level: {mem_mb: 1800, runtime: 7}" in as_yaml(resources)
     assert isinstance(table, pd.DataFrame)
+
+
+def _benchmark_file(path, seconds, rss):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load"
+                    f"\tcpu_time\n{seconds}\t0\t{rss}\t0\t0\t0\t0\t0\t0\t{seconds}\n")
+
+
+def test_stages_and_permutation_share_come_from_the_benchmark_files(tmp_path):
+    bench = tmp_path / "results" / "benchmarks"
+    _benchmark_file(bench / "simulate_run" / "sub-01_ses-pre.tsv", 10.0, 500.0)
+    _benchmark_file(bench / "first_level" / "sub-01_ses-pre.tsv", 20.0, 900.0)
+    _benchmark_file(bench / "first_level" / "sub-01_ses-post1.tsv", 30.0, 950.0)
+    _benchmark_file(bench / "second_level" / "empathyHELE.tsv", 40.0, 2000.0)
+    _benchmark_file(bench / "figure_qc.tsv", 5.0, 300.0)
+    sidecar = tmp_path / "results/second_level/empathyHELE/task-sovt_desc-empathyHELE_statmap.json"
+    sidecar.parent.mkdir(parents=True)
+    sidecar.write_text('{"Permutations": 1000}')
+    jobs = benchmark_table(bench)
+    jobs["stage"] = jobs["rule"].map(stage_of)
+    stages = job_summary(jobs, "stage").set_index("stage")
+    assert stages.loc["first level", "jobs"] == 2
+    assert stages.loc["first level", "total_s"] == 50.0
+    assert stages.loc["first level", "peak_rss_mb"] == 950.0
+    assert stages.loc["figures + report", "total_s"] == 5.0
+    assert abs(stages["share_of_job_time"].sum() - 1) < 0.01
+    share = permutation_share(tmp_path, jobs, wall_s=100.0).set_index("analysis")
+    assert share.loc["empathyHELE", "permutations"] == 2000  # two one-sided contrasts
+    assert share.loc["empathyHELE", "permutations_per_s"] == 50.0
+    assert share.loc["1 jobs", "share_of_job_time"] == round(40 / 105, 3)
+    assert share.loc["1 jobs", "share_of_wall_time_upper"] == 0.4
+
+
+def test_threshold_edit_touches_one_analysis_of_the_default_list(tmp_path):
+    source = tmp_path / "in.yaml"
+    source.write_text("simulate: {seed: 3}\n")
+    out = edited_threshold_config(source, "compassionHE", 0.01, tmp_path / "out.yaml")
+    analyses = yaml.safe_load(out.read_text())["second_level"]["analyses"]
+    assert len(analyses) == 8  # the schema's default set, spelled out
+    edited = [a for a in analyses if "cluster_forming_p" in a]
+    assert edited == [{"name": "compassionHE", "delta": "delta2", "contrast": "HE",
+                       "cluster_forming_p": 0.01}]

@@ -1,8 +1,9 @@
-"""Interruption and determinism: a run killed mid-way (SIGKILL to Snakemake and its jobs)
-and rerun gives the same files as the uninterrupted tiny run, and no output is ever
-half-written; and the group level, forced to run again, gives identical files. The part
-of the workflow the interruption test runs (two subjects through the first level, and the
-behavioural statistics) keeps it short."""
+"""Interruption, caching and determinism: a run killed mid-way (SIGKILL to Snakemake and
+its jobs) and rerun gives the same files as the uninterrupted tiny run, and no output is
+ever half-written; a second working directory with --cache takes the simulated runs and
+first-level GLMs from the output cache; and the group level, forced to run again, gives
+identical files. The part of the workflow these tests run (two subjects through the first
+level, and the behavioural statistics) keeps them short."""
 
 from __future__ import annotations
 
@@ -94,3 +95,31 @@ def test_group_level_rerun_gives_identical_results(tiny_run, tmp_path):
     assert len(produced) > 100
     for path in produced:
         _same(work / path, tiny_run / path)
+
+
+def test_second_workdir_takes_simulation_and_first_level_from_the_cache(tiny_run, tmp_path):
+    """--cache with SNAKEMAKE_OUTPUT_CACHE: the first working directory computes and
+    stores simulate_run and first_level outputs, the second fetches them (no job of those
+    rules runs there: no log) and gets the same files; the other rules run as usual."""
+    env = {"SNAKEMAKE_OUTPUT_CACHE": str(tmp_path / "cache")}
+    (tmp_path / "cache").mkdir()
+    first, second = tmp_path / "first", tmp_path / "second"
+    n_runs = len(SUBJECTS) * len(SESSIONS)
+    for workdir in (first, second):
+        workdir.mkdir()
+        run_snakemake(workdir, "--cache", *_targets(), env=env)
+    logs = {w: {rule: list((w / "results/logs" / rule).glob("*.log"))
+                for rule in ("simulate_run", "first_level", "preprocess_run")}
+            for w in (first, second)}
+    assert len(logs[first]["simulate_run"]) == len(logs[first]["first_level"]) == n_runs
+    assert logs[second]["simulate_run"] == logs[second]["first_level"] == []
+    assert len(logs[second]["preprocess_run"]) == n_runs  # not cached: it ran
+    # Cached rules write no benchmark under --cache (Snakemake forbids both); others do.
+    assert not (first / "results/benchmarks/first_level").exists()
+    assert len(list((first / "results/benchmarks/preprocess_run").glob("*.tsv"))) == n_runs
+    stored = list((tmp_path / "cache").iterdir())
+    assert len(stored) >= n_runs * (5 + 3 * len(("HE", "LE", "HEMinusLE", "meanHELE")))
+    outputs = _outputs(second)
+    assert outputs == _outputs(first) and len(outputs) > 40
+    for path in outputs:
+        _same(second / path, tiny_run / path)

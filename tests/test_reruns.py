@@ -85,6 +85,20 @@ def test_dropping_an_analysis_reruns_only_what_lists_the_analyses(tiny_run, tmp_
                                             "figure_networks": 1, "report_findings": 1}
 
 
+def test_one_analysis_threshold_reruns_only_that_analysis(tiny_run, tmp_path):
+    """A cluster-forming threshold set in one analysis' entry reruns its group-level job
+    and what reads it, not the other analyses."""
+    config = yaml.safe_load(TINY.read_text())
+    for analysis in config["second_level"]["analyses"]:
+        if analysis["name"] == "tripleDelta1":
+            analysis["cluster_forming_p"] = 0.005
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    assert planned_jobs(tiny_run, path) == {
+        "second_level": 1, "roi_values": 1, "figure_group": 1, "truth_recovery": 1,
+        "truth_recovery_html": 1, "figure_networks": 1, "report_findings": 1}
+
+
 def test_editing_a_script_reruns_its_rule_and_dependents(tiny_run, tmp_path):
     copy = tmp_path / "workflow"
     copy.mkdir()

@@ -1,6 +1,11 @@
 """Benchmarks (``make bench``): measured rows for results/bench/summary.{tsv,md}.
 
-Each measurement runs in its own process so that its peak memory (ru_maxrss) is its own.
+Sections: the paper-scale run (wall time and memory per stage and per rule from the
+workflow's own benchmark files, disk), the partial rerun after one analysis' threshold is
+edited, the first-level job against bare nilearn, the whole workflow against the naive
+script (ecgap.baseline), where the group level spends its time, the permutation engines
+and planning. Each engine measurement runs in its own process so that its peak memory
+(ru_maxrss) is its own.
 """
 
 from __future__ import annotations
@@ -10,15 +15,36 @@ import json
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+import yaml
+
 from ecgap.io import write_text, write_tsv
+from ecgap.resources import benchmark_table
+
+REPO = Path(__file__).resolve().parents[2]
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+
+#: Pipeline stages of the summary, by rule (benchmark folder) name; others are figures.
+STAGES = {
+    "simulate": ("simulate_behaviour", "simulate_truth", "simulate_run"),
+    "ingest": ("ingest_behaviour", "ingest_run", "ingest_runs"),
+    "preprocess + QC": ("preprocess_run", "qc_runs"),
+    "first level": ("first_level",),
+    "group level": ("change_maps", "group_mask", "second_level", "conjunction",
+                    "roi_values", "truth_recovery"),
+    "brain-behaviour": ("brain_behaviour",),
+    "behaviour": ("behaviour_sovt", "behaviour_memory", "behaviour_paper"),
+}
+PERMUTATION_RULES = ("second_level", "brain_behaviour")
 
 
 def machine() -> str:
@@ -88,7 +114,6 @@ def planning(config: Path, repeats: int = 3) -> pd.DataFrame:
     """`snakemake --dry-run` of ``config`` in an empty folder: median wall time of
     ``repeats`` runs (the DAG of a fresh study is the largest one to plan) and job count."""
     import re
-    import tempfile
 
     repo = Path(__file__).resolve().parents[2]
     snakemake = Path(sys.executable).with_name("snakemake")
@@ -104,6 +129,233 @@ def planning(config: Path, repeats: int = 3) -> pd.DataFrame:
     return pd.DataFrame([{"config": str(config), "jobs": jobs,
                           "median_s": round(float(np.median(times)), 2),
                           "runs": repeats, "target_s": 10}])
+
+
+def snakemake(workdir: Path, configfile: Path, *args: str, cores: int = 2) -> dict:
+    """Run the workflow in ``workdir``; wall seconds and the largest process's peak RSS
+    (Snakemake or any job; exact for the first run of this process, a lower bound after)."""
+    start = time.perf_counter()
+    proc = subprocess.run([str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "-d", str(workdir),
+                           "--cores", str(cores), *args, "--configfile", str(configfile)],
+                          capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"snakemake failed in {workdir}:\n{proc.stderr[-3000:]}")
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"wall_s": round(seconds, 1), "largest_process_mb": round(peak),
+            "log": proc.stdout + proc.stderr}
+
+
+def disk_gb(path: Path) -> float:
+    return round(sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2 ** 30, 2)
+
+
+def stage_of(rule: str) -> str:
+    return next((stage for stage, rules in STAGES.items() if rule in rules),
+                "figures + report")
+
+
+def job_summary(jobs: pd.DataFrame, by: str) -> pd.DataFrame:
+    """Jobs, summed / median / longest wall time and largest peak RSS per ``by``."""
+    table = jobs.groupby(by, sort=False).agg(
+        jobs=("s", "size"), total_s=("s", "sum"), median_s=("s", "median"),
+        max_s=("s", "max"), cpu_s=("cpu_time", "sum"), peak_rss_mb=("max_rss", "max"))
+    table["share_of_job_time"] = (table["total_s"] / table["total_s"].sum()).round(3)
+    return table.round(1).reset_index()
+
+
+def fresh_run(workdir: Path, configfile: Path, cores: int = 2) -> dict:
+    """The whole workflow from an empty results folder; the record is kept in
+    ``workdir/bench_run.json`` so that the run can be summarised again (--reuse)."""
+    for stale in ("results", ".snakemake"):
+        shutil.rmtree(workdir / stale, ignore_errors=True)
+    workdir.mkdir(parents=True, exist_ok=True)
+    run = snakemake(workdir, configfile, cores=cores)
+    record = {"config": str(configfile), "cores": cores, "wall_s": run["wall_s"],
+              "largest_process_mb": run["largest_process_mb"]}
+    (workdir / "bench_run.json").write_text(json.dumps(record, indent=1))
+    return record
+
+
+def paper_scale(workdir: Path, configfile: Path, reuse: bool = False) -> dict[str, pd.DataFrame]:
+    """Item 1 (whole run, per stage, per rule) and item 6 (permutation share) of a clean
+    run of ``configfile``."""
+    record = (json.loads((workdir / "bench_run.json").read_text()) if reuse
+              else fresh_run(workdir, configfile))
+    jobs = benchmark_table(workdir / "results" / "benchmarks")
+    jobs["stage"] = jobs["rule"].map(stage_of)
+    config = yaml.safe_load(Path(configfile).read_text())
+    overall = pd.DataFrame([{
+        "config": Path(configfile).name,
+        "subjects": config["simulate"]["n_affect"] + config["simulate"]["n_memory"],
+        "grid_mm": config["simulate"]["grid_mm"], "jobs": len(jobs),
+        "wall_s": record["wall_s"], "summed_job_s": round(jobs["s"].sum()),
+        "largest_job_rss_mb": round(jobs["max_rss"].max()),
+        "largest_process_mb": record["largest_process_mb"],
+        "disk_results_gb": disk_gb(workdir / "results"),
+        "disk_simulated_input_gb": disk_gb(workdir / "results" / "simulated")}])
+    return {"overall": overall, "stages": job_summary(jobs, "stage"),
+            "rules": job_summary(jobs, "rule"),
+            "permutations": permutation_share(workdir, jobs, record["wall_s"])}
+
+
+def permutation_share(workdir: Path, jobs: pd.DataFrame, wall_s: float) -> pd.DataFrame:
+    """Per group-level job: permutations run (two one-sided contrasts, each with its own
+    permutations), permutations per second of the whole job (loading and writing maps
+    included, so a lower bound on the engine), and the jobs' share of the run."""
+    rows = []
+    for job in jobs[jobs["rule"].isin(PERMUTATION_RULES)].itertuples():
+        folder = "second_level" if job.rule == "second_level" else "brain_behaviour"
+        sidecar = next((workdir / "results" / folder / job.job).glob("*_statmap.json"))
+        n_perm = 2 * json.loads(sidecar.read_text())["Permutations"]
+        rows.append({"rule": job.rule, "analysis": job.job, "permutations": n_perm,
+                     "job_s": job.s, "permutations_per_s": round(n_perm / job.s, 1)})
+    table = pd.DataFrame(rows)
+    total = pd.DataFrame([{"rule": "all group-level jobs", "analysis": f"{len(table)} jobs",
+                           "permutations": table["permutations"].sum(),
+                           "job_s": round(table["job_s"].sum(), 1),
+                           "permutations_per_s": round(table["permutations"].sum()
+                                                       / table["job_s"].sum(), 1),
+                           "share_of_job_time": round(table["job_s"].sum()
+                                                      / jobs["s"].sum(), 3),
+                           "share_of_wall_time_upper": round(
+                               table["job_s"].sum() / wall_s, 3)}])
+    return pd.concat([table, total], ignore_index=True)
+
+
+def edited_threshold_config(configfile: Path, analysis: str, p: float, out: Path) -> Path:
+    """``configfile`` with one group analysis' own cluster-forming threshold set to p."""
+    config = yaml.safe_load(configfile.read_text())
+    analyses = config.setdefault("second_level", {}).get("analyses")
+    if analyses is None:  # the schema's default list
+        from ecgap.config import load_schema
+        schema = load_schema(REPO / "config/schema/config.schema.yaml")
+        analyses = schema["properties"]["second_level"]["properties"]["analyses"]["default"]
+    config["second_level"]["analyses"] = [
+        {**a, "cluster_forming_p": p} if a["name"] == analysis else a for a in analyses]
+    out.write_text(yaml.safe_dump(config))
+    return out
+
+
+def partial_rerun(workdir: Path, configfile: Path, full_wall_s: float,
+                  analysis: str = "empathyHELE", p: float = 0.005) -> pd.DataFrame:
+    """Item 4: bring a finished run up to date after one analysis' cluster-forming
+    threshold is edited, against that analysis' own group-level job and the full run."""
+    edited = edited_threshold_config(configfile, analysis, p, workdir / "bench_edited.yaml")
+    run = snakemake(workdir, edited)
+    jobs = [line.split()[1] for line in run["log"].splitlines()
+            if line.startswith("localrule ") or line.startswith("rule ")]
+    own = benchmark_table(workdir / "results/benchmarks/second_level")
+    own_s = float(own.loc[own["job"] == analysis, "s"].iloc[0])
+    return pd.DataFrame([{"edit": f"second_level.analyses[{analysis}].cluster_forming_p = {p}",
+                          "jobs_rerun": len(jobs),
+                          "rules": ", ".join(sorted(set(j.rstrip(":") for j in jobs))),
+                          "rerun_wall_s": run["wall_s"], "analysis_job_s": round(own_s, 1),
+                          "ratio_to_analysis_job": round(run["wall_s"] / own_s, 2),
+                          "target_ratio": 1.2,
+                          "ratio_to_full_run": round(run["wall_s"] / full_wall_s, 3)}])
+
+
+BARE_FIRST_LEVEL = """
+import sys, time
+start = time.perf_counter()
+import pandas as pd
+from nilearn.glm.first_level import FirstLevelModel
+bold, mask, events, confounds, out = sys.argv[1:6]
+events = pd.read_csv(events, sep="\\t")
+events = events[["onset", "duration", "trial_type"]]
+confounds = pd.read_csv(confounds, sep="\\t")
+model = FirstLevelModel(t_r=float(sys.argv[6]), hrf_model="spm", drift_model=None,
+                        noise_model="ar1", smoothing_fwhm=float(sys.argv[7]),
+                        mask_img=mask, minimize_memory=True, signal_scaling=0)
+model.fit(bold, events=events, confounds=confounds)
+for name, expression in {"HE": "HE", "LE": "LE", "HEMinusLE": "HE - LE",
+                         "meanHELE": "0.5 * HE + 0.5 * LE"}.items():
+    maps = model.compute_contrast(expression, output_type="all")
+    for stat, key in (("effect", "effect_size"), ("variance", "effect_variance"),
+                      ("z", "z_score")):
+        maps[key].to_filename(f"{out}_{name}_{stat}.nii.gz")
+print(time.perf_counter() - start)
+"""
+
+
+def first_level_overhead(workdir: Path, configfile: Path, subject: str = "01",
+                         session: str = "pre", repeats: int = 3) -> pd.DataFrame:
+    """Item 2: the workflow's first_level job (its benchmark file: script start-up,
+    validation, fit, contrasts, maps, design table and figure, sidecar) against bare
+    nilearn (a fresh Python process: imports, FirstLevelModel.fit on the same run, events
+    and selected confounds, the same four contrasts written as maps), one process each."""
+    config = yaml.safe_load(configfile.read_text())
+    stem = f"sub-{subject}_ses-{session}_task-sovt"
+    func = (workdir / "results/simulated/derivatives/fmriprep" / f"sub-{subject}"
+            / f"ses-{session}" / "func")
+    target = (f"results/first_level/sub-{subject}/ses-{session}/{stem}_contrast-HE_"
+              "stat-effect_statmap.nii.gz")
+    bench = workdir / f"results/benchmarks/first_level/sub-{subject}_ses-{session}.tsv"
+    workflow, bare = [], []
+    with tempfile.TemporaryDirectory() as scratch:
+        for _ in range(repeats):
+            # The target first: --forcerun takes every rule name that follows it.
+            snakemake(workdir, configfile, target, "--forcerun", "first_level", cores=1)
+            workflow.append(float(pd.read_csv(bench, sep="\t")["s"].iloc[-1]))
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", BARE_FIRST_LEVEL,
+                            str(func / f"{stem}_space-MNI152NLin2009cAsym_desc-preproc_bold.nii.gz"),
+                            str(func / f"{stem}_space-MNI152NLin2009cAsym_desc-brain_mask.nii.gz"),
+                            str(workdir / "results/simulated/bids" / f"sub-{subject}"
+                                / f"ses-{session}" / "func" / f"{stem}_events.tsv"),
+                            str(workdir / "results/preprocess" / f"sub-{subject}"
+                                / f"ses-{session}" / f"{stem}_desc-confounds_timeseries.tsv"),
+                            f"{scratch}/bare", str(config["simulate"]["tr"]),
+                            str(config.get("first_level", {}).get("smoothing_fwhm", 6))],
+                           check=True, capture_output=True)
+            bare.append(time.perf_counter() - start)
+    median_workflow, median_bare = float(np.median(workflow)), float(np.median(bare))
+    return pd.DataFrame([{"run": f"sub-{subject} ses-{session}", "repeats": repeats,
+                          "workflow_job_s": round(median_workflow, 2),
+                          "bare_nilearn_s": round(median_bare, 2),
+                          "ratio": round(median_workflow / median_bare, 3),
+                          "target_ratio": 1.15}])
+
+
+def demo_config(n_perm: int, out: Path, data: dict | None = None) -> Path:
+    """The demo config with ``n_perm`` permutations (and ``data`` settings), validated
+    (defaults filled) so that the naive script sees exactly the workflow's settings."""
+    from ecgap.config import validate_config
+
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    config.setdefault("second_level", {})["n_permutations"] = n_perm
+    config["data"].update(data or {})
+    validate_config(config, REPO / "config/schema/config.schema.yaml")
+    out.write_text(yaml.safe_dump(config))
+    return out
+
+
+def naive_comparison(scratch: Path, n_perm: int) -> pd.DataFrame:
+    """Item 3 on the demo study: the demo's data are simulated first (not timed), then
+    read as BIDS + fMRIPrep by the whole workflow (2 cores, empty results folder: ingest
+    to report) and by the naive script (ecgap.baseline: first level then the same group
+    and brain-behaviour analyses, nilearn's n_jobs=2 for the permutations)."""
+    scratch.mkdir(parents=True, exist_ok=True)
+    simulation = scratch / "simulation"
+    snakemake(simulation, demo_config(n_perm, scratch / "simulate.yaml"), "--until",
+              "simulate_run", "simulate_behaviour", "simulate_truth")
+    data_root = simulation / "results" / "simulated"
+    configfile = demo_config(n_perm, scratch / "demo.yaml", {
+        "source": "bids", "bids_dir": str(data_root / "bids"),
+        "fmriprep_dir": str(data_root / "derivatives" / "fmriprep")})
+    workflow = fresh_run(scratch / "workflow", configfile)
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "ecgap.baseline", "--root", str(data_root),
+                    "--config", str(configfile), "--out", str(scratch / "naive"),
+                    "--n-jobs", "2"], check=True, capture_output=True,
+                   env={**os.environ, "PYTHONPATH": str(REPO / "scripts")})
+    naive_s = time.perf_counter() - start
+    return pd.DataFrame([{"study": "demo, 16 + 12 subjects, 4 mm", "permutations": n_perm,
+                          "workflow_wall_s": workflow["wall_s"],
+                          "naive_script_s": round(naive_s, 1),
+                          "ratio": round(workflow["wall_s"] / naive_s, 3),
+                          "target_ratio": 0.6}])
 
 
 def write_summary(sections: dict[str, pd.DataFrame], out_dir: Path) -> None:
@@ -134,17 +386,58 @@ def main(argv: list[str] | None = None) -> None:
                             help="nilearn's rate is measured on fewer permutations "
                                  "(it is constant per permutation)")
     everything.add_argument("--threads", type=int, default=1)
-    everything.add_argument("--paper-config", type=Path, default=Path("config/paper.yaml"))
+    everything.add_argument("--paper-config", type=Path, default=REPO / "config/paper.yaml")
+    everything.add_argument("--workdir", type=Path, default=Path("results/bench/work"),
+                            help="scratch folder of the benchmark runs (tens of GB)")
+    everything.add_argument("--reuse", action="store_true",
+                            help="summarise the paper-scale run already in --workdir "
+                                 "instead of running it again")
+    everything.add_argument("--naive-permutations", type=int, default=1000)
+    everything.add_argument("--sections", nargs="+", default=list(SECTIONS),
+                            choices=list(SECTIONS))
     args = parser.parse_args(argv)
     if args.command == "permutation":
         print(json.dumps(permutation_row(args.engine, args.subjects, args.n_perm,
                                          args.threads, args.threshold_p)))
         return
-    sections = {"Permutation engines (53 maps, 3 mm MNI mask, p < .001, one-sided)":
-                permutation_engines(args.n_perm, args.nilearn_perm, args.threads),
-                "Planning (snakemake --dry-run, fresh folder)": planning(args.paper_config)}
-    write_summary(sections, args.out)
+    run_sections(args)
     print((args.out / "summary.md").read_text())
+
+
+SECTIONS = ("paper", "rerun", "first-level", "naive", "engines", "planning")
+
+
+def run_sections(args: argparse.Namespace) -> None:
+    """Every requested benchmark in order; the summary is rewritten after each one, so a
+    long run that is stopped keeps what it measured."""
+    paper_dir = (args.workdir / "paper").resolve()
+    sections: dict[str, pd.DataFrame] = {}
+    wall = None
+    for name in args.sections:
+        if name == "paper":
+            paper = paper_scale(paper_dir, args.paper_config, reuse=args.reuse)
+            wall = float(paper["overall"]["wall_s"].iloc[0])
+            sections.update({"Paper-scale run": paper["overall"],
+                             "Paper-scale run, per stage": paper["stages"],
+                             "Paper-scale run, per rule": paper["rules"],
+                             "Group level: permutation jobs": paper["permutations"]})
+        elif name == "rerun":
+            wall = wall or json.loads((paper_dir / "bench_run.json").read_text())["wall_s"]
+            sections["Partial rerun after one threshold edit (paper scale)"] = \
+                partial_rerun(paper_dir, args.paper_config, wall)
+        elif name == "first-level":
+            sections["First-level job against bare nilearn (paper scale, median of 3)"] = \
+                first_level_overhead(paper_dir, args.paper_config)
+        elif name == "naive":
+            sections["Whole workflow against the naive script"] = naive_comparison(
+                (args.workdir / "naive").resolve(), args.naive_permutations)
+        elif name == "engines":
+            sections["Permutation engines (53 maps, 3 mm MNI mask, p < .001, one-sided)"] = \
+                permutation_engines(args.n_perm, args.nilearn_perm, args.threads)
+        elif name == "planning":
+            sections["Planning (snakemake --dry-run, fresh folder)"] = \
+                planning(args.paper_config)
+        write_summary(sections, args.out)
 
 
 if __name__ == "__main__":

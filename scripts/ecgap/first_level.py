@@ -30,6 +30,14 @@ SOVT_CONTRASTS = {
     "meanHELE": "0.5 * HE + 0.5 * LE",
 }
 
+#: The maps written per contrast (BIDS ``stat-`` entity).
+FIRST_LEVEL_STATS = ("effect", "variance", "z")
+
+
+def first_level_output_name(contrast: str, stat: str) -> str:
+    """Snakemake output name of one contrast's map, e.g. ``HE_effect``."""
+    return f"{contrast}_{stat}"
+
 
 @dataclass(frozen=True)
 class ConfoundSpec:

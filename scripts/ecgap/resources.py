@@ -16,15 +16,18 @@ import pandas as pd
 
 
 def benchmark_table(root: str | Path) -> pd.DataFrame:
-    """One row per benchmark file: rule (its folder, or its stem at top level), s, max_rss."""
+    """One row per benchmark file: rule (its folder, or its stem at top level), job (the
+    file's stem), s (wall), max_rss (MB) and cpu_time (s)."""
     rows = []
     root = Path(root)
     for path in sorted(root.rglob("*.tsv")):
         rule = path.parent.name if path.parent != root else path.stem
         bench = pd.read_csv(path, sep="\t")
-        rows.append({"rule": rule, "s": float(bench["s"].max()),
-                     "max_rss": float(pd.to_numeric(bench["max_rss"], errors="coerce").max())})
-    return pd.DataFrame(rows, columns=["rule", "s", "max_rss"])
+        rows.append({"rule": rule, "job": path.stem, "s": float(bench["s"].max()),
+                     "max_rss": float(pd.to_numeric(bench["max_rss"], errors="coerce").max()),
+                     "cpu_time": float(pd.to_numeric(bench["cpu_time"],
+                                                     errors="coerce").max())})
+    return pd.DataFrame(rows, columns=["rule", "job", "s", "max_rss", "cpu_time"])
 
 
 def suggest(table: pd.DataFrame, mem_factor: float = 1.5, time_factor: float = 3.0) -> dict:
