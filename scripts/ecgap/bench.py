@@ -160,8 +160,8 @@ def job_summary(jobs: pd.DataFrame, by: str) -> pd.DataFrame:
     table = jobs.groupby(by, sort=False).agg(
         jobs=("s", "size"), total_s=("s", "sum"), median_s=("s", "median"),
         max_s=("s", "max"), cpu_s=("cpu_time", "sum"), peak_rss_mb=("max_rss", "max"))
-    table["share_of_job_time"] = (table["total_s"] / table["total_s"].sum()).round(3)
-    return table.round(1).reset_index()
+    share = (table["total_s"] / table["total_s"].sum()).round(3)
+    return table.round(1).assign(share_of_job_time=share).reset_index()
 
 
 def fresh_run(workdir: Path, configfile: Path, cores: int = 2) -> dict:
