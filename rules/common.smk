@@ -100,6 +100,12 @@ def cache_eligible(name):
     return chosen is not None and (not chosen or name in chosen)
 
 
+def cached_run_label(wildcards):
+    """The run a cached job belongs to, as a param: Snakemake's cache hashes the script,
+    the params and the upstream jobs but not the wildcards."""
+    return f"sub-{wildcards.subject}_ses-{wildcards.session}"
+
+
 def drop_benchmarks_of_cached_rules():
     """Snakemake refuses to cache a rule that writes a benchmark file (a job taken from the
     cache has no timing to write), so under --cache the cached rules write none; their logs

@@ -69,6 +69,9 @@ rule first_level:
         sidecar=f"{FIRST_LEVEL}_statmap.json",
         **first_level_report_outputs(),
     params:
+        # The cache's provenance hash ignores wildcards: name the run in the params, or
+        # every subject's run would share one cache entry.
+        run=cached_run_label,
         glm={k: config["first_level"][k] for k in ("smoothing_fwhm", "hrf_model",
                                                    "high_pass", "noise_model")},
         cosine_in_confounds="high_pass" in config["preprocess"]["confounds"]["strategy"],

@@ -70,6 +70,9 @@ rule simulate_run:
         confounds=f"{SIM_ROOT}/derivatives/fmriprep/sub-{{subject}}/ses-{{session}}/func/sub-{{subject}}_ses-{{session}}_task-{DATA['task']}_desc-confounds_timeseries.tsv",
         confounds_json=f"{SIM_ROOT}/derivatives/fmriprep/sub-{{subject}}/ses-{{session}}/func/sub-{{subject}}_ses-{{session}}_task-{DATA['task']}_desc-confounds_timeseries.json",
     params:
+        # The cache's provenance hash ignores wildcards: name the run in the params, or
+        # every subject's run would share one cache entry.
+        run=cached_run_label,
         imaging=SIM["imaging"],
         grid_mm=SIM["grid_mm"],
         tr=SIM["tr"],

@@ -99,26 +99,32 @@ def test_group_level_rerun_gives_identical_results(tiny_run, tmp_path):
 
 def test_second_workdir_takes_simulation_and_first_level_from_the_cache(tiny_run, tmp_path):
     """--cache with SNAKEMAKE_OUTPUT_CACHE: the first working directory computes and
-    stores simulate_run and first_level outputs, the second fetches them (no job of those
-    rules runs there: no log) and gets the same files; the other rules run as usual."""
+    stores simulate_run and first_level outputs, the second takes every one of them from
+    the cache (Snakemake links them in and leaves the jobs' logs empty) and gets the same
+    files; the other rules run as usual."""
     env = {"SNAKEMAKE_OUTPUT_CACHE": str(tmp_path / "cache")}
     (tmp_path / "cache").mkdir()
     first, second = tmp_path / "first", tmp_path / "second"
     n_runs = len(SUBJECTS) * len(SESSIONS)
+    stored, linked = {}, {}
     for workdir in (first, second):
         workdir.mkdir()
-        run_snakemake(workdir, "--cache", *_targets(), env=env)
-    logs = {w: {rule: list((w / "results/logs" / rule).glob("*.log"))
-                for rule in ("simulate_run", "first_level", "preprocess_run")}
-            for w in (first, second)}
-    assert len(logs[first]["simulate_run"]) == len(logs[first]["first_level"]) == n_runs
-    assert logs[second]["simulate_run"] == logs[second]["first_level"] == []
-    assert len(logs[second]["preprocess_run"]) == n_runs  # not cached: it ran
+        # Targets before --cache: it takes every word that follows as a rule name.
+        proc = run_snakemake(workdir, *_targets(), "--cache", env=env)
+        lines = (proc.stdout + proc.stderr).splitlines()
+        stored[workdir] = [line for line in lines if line.endswith(" to cache.")]
+        linked[workdir] = [line for line in lines if line.endswith(" from cache.")]
+    per_run = 5 + 3 * len(("HE", "LE", "HEMinusLE", "meanHELE")) + 3  # sim + first level
+    assert len(stored[first]) == n_runs * per_run  # moved into the cache, linked back
+    assert stored[second] == [] and len(linked[second]) == n_runs * per_run
+    for rule in ("simulate_run", "first_level"):
+        logs = list((second / "results/logs" / rule).glob("*.log"))
+        assert len(logs) == n_runs and all(log.stat().st_size == 0 for log in logs)
+    ran = list((second / "results/logs/preprocess_run").glob("*.log"))
+    assert len(ran) == n_runs and all(log.stat().st_size > 0 for log in ran)  # not cached
     # Cached rules write no benchmark under --cache (Snakemake forbids both); others do.
     assert not (first / "results/benchmarks/first_level").exists()
     assert len(list((first / "results/benchmarks/preprocess_run").glob("*.tsv"))) == n_runs
-    stored = list((tmp_path / "cache").iterdir())
-    assert len(stored) >= n_runs * (5 + 3 * len(("HE", "LE", "HEMinusLE", "meanHELE")))
     outputs = _outputs(second)
     assert outputs == _outputs(first) and len(outputs) > 40
     for path in outputs:
