@@ -112,7 +112,7 @@ def drop_benchmarks_of_cached_rules():
     still record the jobs that ran. Without --cache every rule keeps its benchmark."""
     for cached in workflow.rules:
         if cached.cache is not None and cached.cache.output:
-            cached._benchmark = None  # what a rule without a benchmark: directive has
+            cached._benchmark = None  # the state of a benchmark-less rule
 
 
 ANALYSES = {a["name"]: a for a in config["second_level"]["analyses"]}
