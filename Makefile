@@ -39,8 +39,10 @@ power: setup
 	PYTHONPATH=scripts $(BIN)/python -m ecgap.power --config config/paper.yaml --seeds $(SEEDS)
 
 # Benchmarks (not part of the test suite): writes results/bench/summary.{tsv,md}.
+# BENCH_ARGS picks sections or a scratch folder, e.g. BENCH_ARGS="--sections naive".
+BENCH_ARGS ?=
 bench: setup
-	PYTHONPATH=scripts $(BIN)/python -m ecgap.bench all --out results/bench
+	PYTHONPATH=scripts $(BIN)/python -m ecgap.bench all --out results/bench $(BENCH_ARGS)
 
 # FWE calibration of the group-level inference on DATASETS null data sets (about 1 s
 # each; not part of the test suite). Prints rejection rates with 95 % intervals.

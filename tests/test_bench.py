@@ -3,8 +3,8 @@
 import pandas as pd
 import yaml
 
-from ecgap.bench import (edited_threshold_config, job_summary, permutation_share, planning,
-                         stage_of)
+from ecgap.bench import (TITLES, edited_threshold_config, job_summary, permutation_share,
+                         planning, rerun_jobs, stage_of, write_summary)
 from ecgap.resources import as_yaml, benchmark_table, suggest
 
 from conftest import TINY
@@ -71,3 +71,29 @@ def test_threshold_edit_touches_one_analysis_of_the_default_list(tmp_path):
     edited = [a for a in analyses if "cluster_forming_p" in a]
     assert edited == [{"name": "compassionHE", "delta": "delta2", "contrast": "HE",
                        "cluster_forming_p": 0.01}]
+
+
+def test_a_section_measured_again_replaces_only_itself_in_the_summary(tmp_path):
+    write_summary({TITLES["planning"]: pd.DataFrame([{"jobs": 763, "median_s": 5.6}]),
+                   TITLES["overall"]: pd.DataFrame([{"jobs": 763, "wall_s": 3785.0}])},
+                  tmp_path)
+    write_summary({TITLES["planning"]: pd.DataFrame([{"jobs": 763, "median_s": 4.9}])},
+                  tmp_path)
+    summary = pd.read_csv(tmp_path / "summary.tsv", sep="\t")
+    assert list(summary["section"]) == [TITLES["overall"], TITLES["planning"]]
+    assert summary["median_s"].iloc[1] == 4.9 and summary["wall_s"].iloc[0] == 3785.0
+    markdown = (tmp_path / "summary.md").read_text()
+    assert markdown.index("## Paper-scale run") < markdown.index("## Planning")
+    assert "5.6" not in markdown
+
+
+def test_rerun_jobs_are_the_benchmark_files_written_since_the_edit(tmp_path):
+    import os
+    import time
+
+    _benchmark_file(tmp_path / "second_level" / "empathyHELE.tsv", 30.0, 900.0)
+    _benchmark_file(tmp_path / "second_level" / "compassionHE.tsv", 40.0, 900.0)
+    old = time.time() - 3600
+    os.utime(tmp_path / "second_level" / "compassionHE.tsv", (old, old))
+    rerun = rerun_jobs(tmp_path, since=time.time() - 60)
+    assert list(rerun["job"]) == ["empathyHELE"]

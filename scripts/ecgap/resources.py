@@ -17,7 +17,7 @@ import pandas as pd
 
 def benchmark_table(root: str | Path) -> pd.DataFrame:
     """One row per benchmark file: rule (its folder, or its stem at top level), job (the
-    file's stem), s (wall), max_rss (MB) and cpu_time (s)."""
+    file's stem), s (wall), max_rss (MB), cpu_time (s) and mtime (when the job ended, epoch s)."""
     rows = []
     root = Path(root)
     for path in sorted(root.rglob("*.tsv")):
@@ -26,8 +26,9 @@ def benchmark_table(root: str | Path) -> pd.DataFrame:
         rows.append({"rule": rule, "job": path.stem, "s": float(bench["s"].max()),
                      "max_rss": float(pd.to_numeric(bench["max_rss"], errors="coerce").max()),
                      "cpu_time": float(pd.to_numeric(bench["cpu_time"],
-                                                     errors="coerce").max())})
-    return pd.DataFrame(rows, columns=["rule", "job", "s", "max_rss", "cpu_time"])
+                                                     errors="coerce").max()),
+                     "mtime": path.stat().st_mtime})
+    return pd.DataFrame(rows, columns=["rule", "job", "s", "max_rss", "cpu_time", "mtime"])
 
 
 def suggest(table: pd.DataFrame, mem_factor: float = 1.5, time_factor: float = 3.0) -> dict:
