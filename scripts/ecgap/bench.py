@@ -115,13 +115,11 @@ def planning(config: Path, repeats: int = 3) -> pd.DataFrame:
     ``repeats`` runs (the DAG of a fresh study is the largest one to plan) and job count."""
     import re
 
-    repo = Path(__file__).resolve().parents[2]
-    snakemake = Path(sys.executable).with_name("snakemake")
     times, jobs = [], None
     with tempfile.TemporaryDirectory() as workdir:
         for _ in range(repeats):
             start = time.perf_counter()
-            out = subprocess.run([str(snakemake), "-s", str(repo / "Snakefile"), "-d", workdir,
+            out = subprocess.run([str(SNAKEMAKE), "-s", str(REPO / "Snakefile"), "-d", workdir,
                                   "--dry-run", "--configfile", str(config)],
                                  capture_output=True, text=True, check=True).stdout
             times.append(time.perf_counter() - start)
