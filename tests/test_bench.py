@@ -3,8 +3,9 @@
 import pandas as pd
 import yaml
 
-from ecgap.bench import (TITLES, edited_threshold_config, job_summary, permutation_share,
-                         planning, rerun_jobs, stage_of, write_summary)
+from ecgap.bench import (TITLES, demo_config, edited_threshold_config, job_summary,
+                         permutation_share, planning, rerun_jobs, simulate, simulation_targets,
+                         stage_of, write_summary)
 from ecgap.resources import as_yaml, benchmark_table, suggest
 
 from conftest import TINY
@@ -97,3 +98,16 @@ def test_rerun_jobs_are_the_benchmark_files_written_since_the_edit(tmp_path):
     os.utime(tmp_path / "second_level" / "compassionHE.tsv", (old, old))
     rerun = rerun_jobs(tmp_path, since=time.time() - 60)
     assert list(rerun["job"]) == ["empathyHELE"]
+
+
+def test_the_naive_comparison_simulates_the_whole_study_and_nothing_else(tmp_path):
+    small = yaml.safe_load(TINY.read_text())
+    small["simulate"].update(n_affect=3, n_memory=2)
+    (tmp_path / "small.yaml").write_text(yaml.safe_dump(small))
+    configfile = demo_config(10, tmp_path / "demo.yaml", base=tmp_path / "small.yaml")
+    simulate(tmp_path / "work", configfile)
+    targets = simulation_targets(yaml.safe_load(configfile.read_text()))
+    assert len(targets) == 3 + 6 * 5 * 3
+    assert all((tmp_path / "work" / target).is_file() for target in targets)
+    rules = {p.name for p in (tmp_path / "work/results/benchmarks").iterdir()}
+    assert rules == {"simulate_behaviour.tsv", "simulate_truth.tsv", "simulate_run"}
