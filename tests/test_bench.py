@@ -4,8 +4,8 @@ import pandas as pd
 import yaml
 
 from ecgap.bench import (TITLES, demo_config, edited_threshold_config, job_summary,
-                         permutation_share, planning, rerun_jobs, simulate, simulation_targets,
-                         stage_of, write_summary)
+                         partial_rerun, permutation_share, planning, rerun_jobs, simulate,
+                         simulation_targets, stage_of, write_summary)
 from ecgap.resources import as_yaml, benchmark_table, suggest
 
 from conftest import TINY
@@ -111,3 +111,18 @@ def test_the_naive_comparison_simulates_the_whole_study_and_nothing_else(tmp_pat
     assert all((tmp_path / "work" / target).is_file() for target in targets)
     rules = {p.name for p in (tmp_path / "work/results/benchmarks").iterdir()}
     assert rules == {"simulate_behaviour.tsv", "simulate_truth.tsv", "simulate_run"}
+
+
+def test_a_threshold_edit_and_its_revert_rerun_the_same_group_level_jobs(tiny_run, tmp_path):
+    import shutil
+
+    workdir = tmp_path / "run"
+    shutil.copytree(tiny_run, workdir, symlinks=True)
+    row = partial_rerun(workdir, TINY, full_wall_s=1000.0, p=0.005, repeats=2).iloc[0]
+    edited, reverted = row["jobs_rerun"].split("/")
+    assert edited == reverted and int(edited) > 1
+    rules = row["rules"].split(", ")
+    assert "second_level" in rules
+    assert not {"simulate_run", "ingest_run", "first_level", "change_maps"} & set(rules)
+    assert 0 < row["analysis_job_s"] <= row["rerun_jobs_summed_s"]
+    assert row["ratio_to_full_run"] == round(row["rerun_wall_s"] / 1000.0, 3)
