@@ -168,3 +168,35 @@ def test_scrubbed_volumes_become_outlier_regressors(run_files):
     outliers = confounds[[c for c in confounds if c.startswith("scrub")]]
     assert 0 < outliers.shape[1] == scrubbed.sum() < len(scrubbed)
     np.testing.assert_array_equal(outliers.sum(axis=1).to_numpy() > 0, scrubbed)
+
+
+def test_reading_the_run_once_gives_nilearns_maps_bit_for_bit(tmp_path):
+    """fit_first_level hands nilearn the run's voxels read once (in_memory); the maps must
+    equal nilearn's own fit on the file names, for a BOLD stored as scaled int16 the way
+    fMRIPrep writes it."""
+    from nilearn.glm.first_level import FirstLevelModel
+
+    rng = np.random.default_rng(7)
+    shape, n_scans, t_r = (9, 8, 7), 80, 2.0
+    signal = 500 + 20 * rng.standard_normal((*shape, n_scans))
+    events = pd.DataFrame({"onset": np.arange(0, 150, 20.0), "duration": 8.0,
+                           "trial_type": ["HE", "LE"] * 4})
+    signal[2:6, 2:6, 2:5] += 15 * (np.arange(n_scans) * t_r // 20 % 2 == 0)  # HE blocks
+    bold_img = nib.Nifti1Image(signal.astype(np.float32), np.diag([3, 3, 3, 1]))
+    bold_img.set_data_dtype(np.int16)  # nibabel stores it with a slope and intercept
+    mask_img = nib.Nifti1Image(np.ones(shape, np.uint8), np.diag([3, 3, 3, 1]))
+    bold, mask = tmp_path / "bold.nii.gz", tmp_path / "mask.nii.gz"
+    bold_img.to_filename(bold)
+    mask_img.to_filename(mask)
+    assert nib.load(bold).dataobj.slope != 1.0
+    spec = GLMSpec(t_r=t_r, smoothing_fwhm=5.0)
+    ours = fit_first_level(bold, mask, events, None, spec)
+    theirs = FirstLevelModel(t_r=t_r, hrf_model=spec.hrf_model, drift_model=spec.drift_model,
+                             high_pass=spec.high_pass, noise_model=spec.noise_model,
+                             smoothing_fwhm=5.0, mask_img=str(mask), minimize_memory=True,
+                             signal_scaling=0).fit(str(bold), events=events)
+    for expression in ("HE", "HE - LE"):
+        for output in ("effect_size", "effect_variance", "z_score"):
+            np.testing.assert_array_equal(
+                ours.compute_contrast(expression, output_type=output).get_fdata(),
+                theirs.compute_contrast(expression, output_type=output).get_fdata())
