@@ -13,7 +13,12 @@ report: "report/workflow.rst"
 
 
 include: "rules/common.smk"
-include: "rules/simulate.smk"
+
+
+if DATA["source"] == "simulate":
+
+    include: "rules/simulate.smk"
+
 include: "rules/ingest.smk"
 include: "rules/behaviour.smk"
 include: "rules/first_level.smk"
@@ -25,6 +30,7 @@ include: "rules/figures.smk"
 
 
 drop_benchmarks_of_cached_rules()
+check_outputs_outside_inputs()
 
 
 rule all:

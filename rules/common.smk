@@ -5,9 +5,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
-from ecgap.bids import Layout, canonical_run_paths, check_complete, index_runs
+from ecgap.bids import (RUN_FILE_KEYS, Layout, canonical_run_paths, check_exclusions, fmriprep_root,
+                        outputs_inside_inputs, run_id, study_runs)
 from ecgap.brain_behaviour import SLOPE_CONTRASTS, score_label
-from ecgap.config import validate_config
+from ecgap.config import check_analyses, validate_config
 from ecgap.first_level import (FIRST_LEVEL_STATS, SOVT_CONTRASTS, first_level_output_name,
                                sovt_contrasts)
 from ecgap.ingest import read_participants
@@ -15,7 +16,19 @@ from ecgap.io import InputError
 from ecgap.second_level import GROUP_CONTRASTS, GROUP_STATS
 from ecgap.simulate_behaviour import missing_memory_subjects, study_from_config
 
-validate_config(config, Path(workflow.basedir) / "config/schema/config.schema.yaml")
+def stop_on_input_error(check, *args):
+    """Run a parse-time check; a problem with the user's data or config ends the run
+    with its message (every line names a file or config key), not a traceback."""
+    try:
+        return check(*args)
+    except InputError as err:
+        print(f"ecgap input error: {err}", file=sys.stderr)
+        sys.exit(1)
+
+
+stop_on_input_error(validate_config, config,
+                    Path(workflow.basedir) / "config/schema/config.schema.yaml")
+stop_on_input_error(check_analyses, config)
 
 DATA = config["data"]
 SIM = config["simulate"]
@@ -32,40 +45,57 @@ def _layout():
     if DATA["source"] == "simulate":
         return Layout(Path(f"{SIM_ROOT}/bids"), Path(f"{SIM_ROOT}/derivatives/fmriprep"),
                       DATA["task"], DATA["space"])
-    for key in ("bids_dir", "fmriprep_dir"):
-        if not DATA[key]:
-            raise InputError(f"config key data.{key}", "required when data.source is 'bids'")
-    return Layout(Path(DATA["bids_dir"]), Path(DATA["fmriprep_dir"]), DATA["task"],
-                  DATA["space"])
+    if not DATA["bids_dir"]:
+        raise InputError("config key data.bids_dir", "required when data.source is 'bids'")
+    return Layout(Path(DATA["bids_dir"]), fmriprep_root(DATA["bids_dir"], DATA["fmriprep_dir"]),
+                  DATA["task"], DATA["space"])
 
 
-LAYOUT = _layout()
+LAYOUT = stop_on_input_error(_layout)
+EXCLUDED_SUBJECTS = {e["subject"]: e["reason"] for e in DATA["exclude_subjects"]}
 
 if DATA["source"] == "simulate":
     STUDY = study_from_config(config)
-    SUBJECTS = STUDY.subjects
-    RUN_FILES = {(s, ses): canonical_run_paths(LAYOUT, s, ses)
-                 for s in SUBJECTS for ses in SESSIONS}
+    SUBJECTS = [s for s in STUDY.subjects if s not in EXCLUDED_SUBJECTS]
+    RUNS = {run_id(s, ses, None): {"subject": s, "session": ses, "run": None,
+                                   **canonical_run_paths(LAYOUT, s, ses)}
+            for s in SUBJECTS for ses in SESSIONS}
     MEMORY_FILES = [LAYOUT.beh_file(s, ses, DATA["memory"]["task"])
                     for s in SUBJECTS if f"sub-{s}" not in missing_memory_subjects(STUDY)
                     for ses in SESSIONS]
 else:
-    # Real data: validate the layout now, so a missing session or file fails before any job.
-    _participants = read_participants(LAYOUT.bids_dir / "participants.tsv", DATA["groups"],
-                                      DATA["covariates"])
-    SUBJECTS = list(_participants["subject"])
-    _runs = index_runs(LAYOUT)
-    check_complete(_runs, LAYOUT, SUBJECTS, SESSIONS)
-    if _runs.duplicated(["subject", "session"]).any():
-        _dup = _runs[_runs.duplicated(["subject", "session"])].iloc[0]
-        raise InputError(_dup["events"], "more than one run per session: ecgap models one "
-                                         f"run of task {DATA['task']!r} per session")
-    RUN_FILES = {(r.subject, r.session): {k: Path(getattr(r, k)) for k in
-                                          ("events", "bold", "bold_json", "mask",
-                                           "confounds", "confounds_json")}
-                 for r in _runs.itertuples() if r.subject in SUBJECTS}
+    # Real data: validate the layout now, so that every missing session or file is
+    # reported before any job runs.
+    def _real_study():
+        participants = read_participants(LAYOUT.bids_dir / "participants.tsv",
+                                         DATA["groups"], DATA["covariates"])
+        check_exclusions(EXCLUDED_SUBJECTS, participants["subject"])
+        subjects = [s for s in participants["subject"] if s not in EXCLUDED_SUBJECTS]
+        return subjects, study_runs(LAYOUT, subjects, SESSIONS, DATA["resolution"])
+
+    SUBJECTS, RUNS = stop_on_input_error(_real_study)
     MEMORY_FILES = [p for s in SUBJECTS for ses in SESSIONS
                     if (p := LAYOUT.beh_file(s, ses, DATA["memory"]["task"])).is_file()]
+
+#: The runs of each subject and session (several when the task has run- entities).
+SESSION_RUNS = {(s, ses): [r for r, info in RUNS.items()
+                           if (info["subject"], info["session"]) == (s, ses)]
+                for s in SUBJECTS for ses in SESSIONS}
+RUN_IDS = list(RUNS)
+
+wildcard_constraints:
+    run_id="|".join(RUN_IDS),
+
+# Per-run files: the ingest check, the GLM's confounds and the motion QC.
+INGEST_RUN = f"{RESULTS}/ingest/runs/{{run_id}}.tsv"
+PREPROCESSED_CONFOUNDS = (f"{RESULTS}/preprocess/{{run_id}}_task-{DATA['task']}"
+                          "_desc-confounds_timeseries.tsv")
+RUN_QC = f"{RESULTS}/qc/runs/{{run_id}}_qc.json"
+
+
+def get_run_entities(wildcards):
+    """subject, session and run (number or None) of the run in the wildcards."""
+    return {k: RUNS[wildcards.run_id][k] for k in ("subject", "session", "run")}
 
 
 FIRST_LEVEL = (f"{RESULTS}/first_level/sub-{{subject}}/ses-{{session}}/"
@@ -106,6 +136,23 @@ def cached_run_label(wildcards):
     return f"sub-{wildcards.subject}_ses-{wildcards.session}"
 
 
+def check_outputs_outside_inputs():
+    """Stop before any job if a rule's output, log or benchmark could land in the user's
+    data: Snakemake deletes a job's existing outputs before running it."""
+    stop_on_input_error(_check_outputs_outside_inputs)
+
+
+def _check_outputs_outside_inputs():
+    if DATA["source"] != "bids":
+        return
+    written = [(r.name, str(f)) for r in workflow.rules
+               for f in [*r.output, *r.log, *([r.benchmark] if r.benchmark else [])]]
+    problems = outputs_inside_inputs(written, [LAYOUT.bids_dir, LAYOUT.fmriprep_dir],
+                                     Path.cwd(), RESULTS)
+    if problems:
+        raise InputError("config keys data.bids_dir, data.fmriprep_dir", "; ".join(problems))
+
+
 def drop_benchmarks_of_cached_rules():
     """Snakemake refuses to cache a rule that writes a benchmark file (a job taken from the
     cache has no timing to write), so under --cache the cached rules write none; their logs
@@ -116,8 +163,6 @@ def drop_benchmarks_of_cached_rules():
 
 
 ANALYSES = {a["name"]: a for a in config["second_level"]["analyses"]}
-if len(ANALYSES) != len(config["second_level"]["analyses"]):
-    raise InputError("config key second_level.analyses", "analysis names must be unique")
 SECOND_LEVEL = f"{RESULTS}/second_level/{{analysis}}/task-{DATA['task']}_desc-{{analysis}}"
 CHANGE_MAP = (f"{RESULTS}/second_level/changes/sub-{{subject}}/sub-{{subject}}_task-"
               f"{DATA['task']}_contrast-{{contrast}}_desc-{{delta}}_effect.nii.gz")
@@ -151,8 +196,8 @@ def get_analysis_change_maps(wildcards):
 
 
 def get_run_masks(wildcards):
-    """Every run's brain mask; the group mask is where all of them have brain."""
-    return [str(RUN_FILES[(s, ses)]["mask"]) for s in SUBJECTS for ses in SESSIONS]
+    """Every run's brain mask, in RUN_IDS order (group_mask keeps those passing QC)."""
+    return [str(RUNS[r]["mask"]) for r in RUN_IDS]
 
 
 GROUP_CONTRAST_NAMES = list(GROUP_CONTRASTS)
@@ -184,22 +229,11 @@ def fwe_cluster_maps():
 # ------------------------------------------------------------ conjunctions, brain-behaviour
 
 CONJUNCTIONS = {c["name"]: c for c in config["second_level"]["conjunctions"]}
-for _c in CONJUNCTIONS.values():
-    _unknown = [a for a in _c["analyses"] if a not in ANALYSES]
-    if _unknown:
-        raise InputError(f"config key second_level.conjunctions ({_c['name']})",
-                         f"analyses {_unknown} are not in second_level.analyses "
-                         f"({', '.join(ANALYSES)})")
 CONJUNCTION = f"{RESULTS}/conjunctions/{{conjunction}}/task-{DATA['task']}_desc-{{conjunction}}"
 
 BB = config["brain_behaviour"]
 BB_ANALYSES = {b["name"]: b for b in BB["analyses"]}
 BB_COVARIATES = DATA["covariates"] if BB["covariates"] is None else BB["covariates"]
-for _b in BB_ANALYSES.values():
-    if _b["score"]["measure"] in ("empathy", "positive_affect", "negative_affect") \
-            and "delta" not in _b["score"]:
-        raise InputError(f"config key brain_behaviour.analyses ({_b['name']}).score",
-                         "a rating score needs its change period (delta: delta1 or delta2)")
 BRAIN_BEHAVIOUR = f"{RESULTS}/brain_behaviour/{{bb}}/task-{DATA['task']}_desc-{{bb}}"
 INFERENCE_KEYS = ("n_permutations", "cluster_forming_p", "alpha", "seed", "engine")
 
@@ -284,17 +318,40 @@ def get_roi_contrasts(wildcards):
 def run_file(key):
     """Input function: one file (events, bold, mask, ...) of the run in the wildcards."""
     def get(wildcards):
-        return str(RUN_FILES[(wildcards.subject, wildcards.session)][key])
+        return str(RUNS[wildcards.run_id][key])
     return get
 
 
 def get_run_inputs(wildcards):
     """All ingest inputs of one run."""
-    return {k: str(v) for k, v in RUN_FILES[(wildcards.subject, wildcards.session)].items()}
+    return {k: str(RUNS[wildcards.run_id][k]) for k in RUN_FILE_KEYS}
+
+
+def run_outputs(pattern):
+    """Per-run files of every run, from a pattern with a {run_id} wildcard (and the
+    run's {subject} and {session})."""
+    return [pattern.format(run_id=r, subject=RUNS[r]["subject"], session=RUNS[r]["session"])
+            for r in RUN_IDS]
+
+
+def session_run_files(key=None, pattern=None):
+    """Input function: per run of the session in the wildcards, its input file ``key``
+    or its file from a per-run ``pattern``."""
+    def get(wildcards):
+        runs = SESSION_RUNS[(wildcards.subject, wildcards.session)]
+        if key is not None:
+            return [str(RUNS[r][key]) for r in runs]
+        return [pattern.format(run_id=r, subject=wildcards.subject, session=wildcards.session)
+                for r in runs]
+    return get
+
+
+def session_run_ids(wildcards):
+    return SESSION_RUNS[(wildcards.subject, wildcards.session)]
 
 
 def get_all_events(wildcards=None):
-    return [str(RUN_FILES[(s, ses)]["events"]) for s in SUBJECTS for ses in SESSIONS]
+    return [str(RUNS[r]["events"]) for r in RUN_IDS]
 
 
 def get_participants_file(wildcards=None):
@@ -306,7 +363,8 @@ def get_memory_files(wildcards=None):
 
 
 def session_index(wildcards):
-    return SESSIONS.index(wildcards.session)
+    return SESSIONS.index(RUNS[wildcards.run_id]["session"] if "run_id" in wildcards.keys()
+                          else wildcards.session)
 
 
 def ingest_tables():

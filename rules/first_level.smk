@@ -1,4 +1,4 @@
-# Preprocessing (confounds, motion QC) and the subject x session GLMs.
+# Preprocessing (confounds, motion QC) per run and the subject x session GLMs.
 
 
 rule preprocess_run:
@@ -7,11 +7,12 @@ rule preprocess_run:
         mask=run_file("mask"),
         confounds=run_file("confounds"),
         confounds_json=run_file("confounds_json"),
-        checked=f"{RESULTS}/ingest/runs/sub-{{subject}}_ses-{{session}}.tsv",
+        checked=INGEST_RUN,
     output:
-        confounds=f"{RESULTS}/preprocess/sub-{{subject}}/ses-{{session}}/sub-{{subject}}_ses-{{session}}_task-{DATA['task']}_desc-confounds_timeseries.tsv",
-        qc=f"{RESULTS}/qc/runs/sub-{{subject}}_ses-{{session}}_qc.json",
+        confounds=PREPROCESSED_CONFOUNDS,
+        qc=RUN_QC,
     params:
+        run=get_run_entities,
         confounds=config["preprocess"]["confounds"],
         fd_threshold=config["preprocess"]["fd_threshold"],
         std_dvars_threshold=config["preprocess"]["std_dvars_threshold"],
@@ -19,9 +20,9 @@ rule preprocess_run:
         max_scrubbed_fraction=config["preprocess"]["max_scrubbed_fraction"],
         max_mean_fd=config["preprocess"]["max_mean_fd"],
     log:
-        f"{RESULTS}/logs/preprocess_run/sub-{{subject}}_ses-{{session}}.log",
+        f"{RESULTS}/logs/preprocess_run/{{run_id}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/preprocess_run/sub-{{subject}}_ses-{{session}}.tsv"
+        f"{RESULTS}/benchmarks/preprocess_run/{{run_id}}.tsv"
     threads: 1
     resources:
         mem_mb=3000,
@@ -34,8 +35,7 @@ rule preprocess_run:
 
 rule qc_runs:
     input:
-        expand(f"{RESULTS}/qc/runs/sub-{{subject}}_ses-{{session}}_qc.json",
-               subject=SUBJECTS, session=SESSIONS),
+        run_outputs(RUN_QC),
     output:
         runs=f"{RESULTS}/qc/runs.tsv",
         exclusions=f"{RESULTS}/qc/exclusions.tsv",
@@ -55,11 +55,12 @@ rule qc_runs:
 
 rule first_level:
     input:
-        bold=run_file("bold"),
-        mask=run_file("mask"),
-        events=run_file("events"),
-        confounds=f"{RESULTS}/preprocess/sub-{{subject}}/ses-{{session}}/sub-{{subject}}_ses-{{session}}_task-{DATA['task']}_desc-confounds_timeseries.tsv",
-        checked=f"{RESULTS}/ingest/runs/sub-{{subject}}_ses-{{session}}.tsv",
+        bold=session_run_files("bold"),
+        mask=session_run_files("mask"),
+        events=session_run_files("events"),
+        confounds=session_run_files(pattern=PREPROCESSED_CONFOUNDS),
+        checked=session_run_files(pattern=INGEST_RUN),
+        qc=session_run_files(pattern=RUN_QC),
     output:
         **first_level_map_outputs(),
         design=f"{FIRST_LEVEL}_design.tsv",
@@ -72,6 +73,7 @@ rule first_level:
         # The cache's provenance hash ignores wildcards: name the run in the params, or
         # every subject's run would share one cache entry.
         run=cached_run_label,
+        runs=session_run_ids,
         glm={k: config["first_level"][k] for k in ("smoothing_fwhm", "hrf_model",
                                                    "high_pass", "noise_model")},
         cosine_in_confounds="high_pass" in config["preprocess"]["confounds"]["strategy"],

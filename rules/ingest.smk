@@ -10,8 +10,11 @@ rule ingest_behaviour:
         participants=f"{RESULTS}/ingest/participants.tsv",
         ratings=f"{RESULTS}/ingest/ratings.tsv",
         memory=f"{RESULTS}/ingest/memory.tsv",
+        excluded=f"{RESULTS}/ingest/excluded_subjects.tsv",
     params:
         subjects=SUBJECTS,
+        runs=[(RUNS[r]["subject"], RUNS[r]["session"]) for r in RUN_IDS],
+        exclude_subjects=DATA["exclude_subjects"],
         sessions=SESSIONS,
         groups=DATA["groups"],
         covariates=DATA["covariates"],
@@ -36,16 +39,17 @@ rule ingest_run:
     input:
         unpack(get_run_inputs),
     output:
-        f"{RESULTS}/ingest/runs/sub-{{subject}}_ses-{{session}}.tsv",
+        INGEST_RUN,
     params:
+        run=get_run_entities,
         tr=DATA["tr"] if DATA["source"] == "bids" else (DATA["tr"] or SIM["tr"]),
         tr_tolerance=DATA["tr_tolerance"],
         check_header_tr=DATA["check_header_tr"],
         events=DATA["events"],
     log:
-        f"{RESULTS}/logs/ingest_run/sub-{{subject}}_ses-{{session}}.log",
+        f"{RESULTS}/logs/ingest_run/{{run_id}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/ingest_run/sub-{{subject}}_ses-{{session}}.tsv"
+        f"{RESULTS}/benchmarks/ingest_run/{{run_id}}.tsv"
     threads: 1
     resources:
         mem_mb=4000,
@@ -58,8 +62,7 @@ rule ingest_run:
 
 rule ingest_runs:
     input:
-        expand(f"{RESULTS}/ingest/runs/sub-{{subject}}_ses-{{session}}.tsv",
-               subject=SUBJECTS, session=SESSIONS),
+        run_outputs(INGEST_RUN),
     output:
         f"{RESULTS}/ingest/runs.tsv",
     log:

@@ -24,9 +24,14 @@ rule change_maps:
 
 rule group_mask:
     input:
-        get_run_masks,
+        masks=get_run_masks,
+        qc=f"{RESULTS}/qc/runs.tsv",
     output:
         f"{RESULTS}/second_level/group_mask.nii.gz",
+    params:
+        runs=RUN_IDS,
+        subjects=[RUNS[r]["subject"] for r in RUN_IDS],
+        fraction=config["second_level"]["mask_fraction"],
     log:
         f"{RESULTS}/logs/group_mask.log",
     benchmark:

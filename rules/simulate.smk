@@ -1,4 +1,5 @@
-# The simulated study (data.source: simulate): behaviour first, then one job per run.
+# The simulated study: behaviour first, then one job per run. Included only when
+# data.source is 'simulate': with real data these outputs would be the user's files.
 
 
 rule simulate_behaviour:
@@ -60,7 +61,7 @@ rule simulate_truth:
 
 rule simulate_run:
     input:
-        events=run_file("events"),
+        events=f"{SIM_ROOT}/bids/sub-{{subject}}/ses-{{session}}/func/sub-{{subject}}_ses-{{session}}_task-{DATA['task']}_events.tsv",
         gains=f"{SIM_ROOT}/truth/imaging_subjects.tsv",
         runs=f"{SIM_ROOT}/truth/runs.tsv",
     output:
@@ -73,13 +74,9 @@ rule simulate_run:
         # The cache's provenance hash ignores wildcards: name the run in the params, or
         # every subject's run would share one cache entry.
         run=cached_run_label,
-        imaging=SIM["imaging"],
-        grid_mm=SIM["grid_mm"],
-        tr=SIM["tr"],
-        seed=SIM["seed"],
+        simulate={k: SIM[k] for k in ("imaging", "grid_mm", "tr", "seed")},
         task=DATA["task"],
         session_index=session_index,
-        lead_out=16.0,
     log:
         f"{RESULTS}/logs/simulate_run/sub-{{subject}}_ses-{{session}}.log",
     benchmark:

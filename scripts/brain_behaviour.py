@@ -10,7 +10,7 @@ import nibabel as nib
 from ecgap.brain_behaviour import (SLOPE_CONTRASTS, behaviour_score, regression_design,
                                    score_label)
 from ecgap.io import read_tsv, write_json, write_tsv
-from ecgap.second_level import (Inference, analyse_contrasts, contrast_vector,
+from ecgap.second_level import (Inference, analyse_contrasts, complete_covariates, contrast_vector,
                                 delta_sessions, included_subjects, inference_sidecar,
                                 save_design_figure, write_contrast_results)
 from ecgap.snake import run
@@ -25,6 +25,7 @@ def main(smk):
     exclusions = read_tsv(smk.input.exclusions, dtype={"subject": str, "session": str})
     kept, dropped = included_subjects(participants, exclusions,
                                       delta_sessions(analysis["delta"], p.sessions))
+    kept, no_covariate = complete_covariates(kept, p.covariates)
     ratings = read_tsv(smk.input.ratings, dtype={"subject": str})
     score = behaviour_score(analysis["score"], ratings, participants, p.sessions)
     design = regression_design(kept, score, p.covariates)
@@ -44,6 +45,7 @@ def main(smk):
     save_design_figure(design, smk.output.design_figure)
     write_json({"Analysis": analysis, "Score": score_label(analysis["score"]),
                 "Group": p.role, "N": len(design), "DroppedByQC": dropped,
+                "DroppedMissingCovariate": no_covariate,
                 "Covariates": list(p.covariates), "CovariatesCentred": True,
                 "ScoreCentred": True, **inference_sidecar(settings, design)},
                smk.output.sidecar)

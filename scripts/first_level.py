@@ -1,4 +1,4 @@
-"""Rule first_level: fit one run's GLM and write its contrast maps and design."""
+"""Rule first_level: fit one session's GLM over its runs; write contrast maps and design."""
 
 import logging
 import sys
@@ -10,10 +10,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from nilearn.masking import intersect_masks
 from nilearn.plotting import plot_design_matrix
 
 from ecgap.first_level import (FIRST_LEVEL_STATS, GLMSpec, contrast_maps, fit_first_level,
-                               first_level_output_name, sovt_contrasts, sovt_events)
+                               first_level_output_name, ignored_trial_types, session_runs,
+                               sovt_contrasts, sovt_events, stacked_designs)
 from ecgap.ingest import read_events
 from ecgap.io import atomic_path, read_tsv, save_nifti, write_json, write_tsv
 from ecgap.snake import run
@@ -21,40 +23,57 @@ from ecgap.snake import run
 
 def main(smk):
     p = smk.params
-    t_r = float(read_tsv(smk.input.checked)["tr"].iloc[0])
-    spec = GLMSpec(t_r=t_r, hrf_model=p.glm["hrf_model"], high_pass=p.glm["high_pass"],
-                   noise_model=p.glm["noise_model"],
+    runs = session_runs(p.runs, smk.input.checked, smk.input.qc)
+    kept = runs[runs["modelled"]]
+    spec = GLMSpec(t_r=float(kept["tr"].iloc[0]), hrf_model=p.glm["hrf_model"],
+                   high_pass=p.glm["high_pass"], noise_model=p.glm["noise_model"],
                    smoothing_fwhm=p.glm["smoothing_fwhm"] or None,
+                   slice_time_ref=float(kept["slice_time_ref"].iloc[0]),
                    # Cosines already in the confounds (fMRIPrep's high_pass): no second set.
                    drift_model=None if p.cosine_in_confounds else "cosine")
-    events = sovt_events(read_events(Path(smk.input.events)), p.trial_types, p.ratings,
-                         p.parametric)
-    confounds = read_tsv(smk.input.confounds)
-    model = fit_first_level(smk.input.bold, smk.input.mask, events, confounds, spec)
+    index = list(kept.index)
+    raw_events = [read_events(Path(smk.input.events[i])) for i in index]
+    events = [sovt_events(e, p.trial_types, p.ratings, p.parametric) for e in raw_events]
+    confounds = [read_tsv(smk.input.confounds[i]) for i in index]
+    bolds = [smk.input.bold[i] for i in index]
+    masks = [smk.input.mask[i] for i in index]
+    if len(index) == 1:
+        model = fit_first_level(bolds[0], masks[0], events[0], confounds[0], spec)
+    else:
+        mask = intersect_masks(masks, threshold=1, connected=False)
+        model = fit_first_level(bolds, mask, events, confounds, spec)
     contrasts = sovt_contrasts(p.parametric, list(p.ratings))
     maps = contrast_maps(model, {name: contrasts[name] for name in p.contrasts})
     for contrast in p.contrasts:
         for stat in FIRST_LEVEL_STATS:
             save_nifti(maps[contrast][stat], smk.output[first_level_output_name(contrast, stat)])
-    design = model.design_matrices_[0]
+    design = stacked_designs(model.design_matrices_, list(kept["run_id"]))
     write_tsv(design, smk.output.design)
     with atomic_path(smk.output.design_figure, suffix=".png") as tmp:
-        ax = plot_design_matrix(design)
+        ax = plot_design_matrix(model.design_matrices_[0])
         ax.figure.savefig(tmp, dpi=100, bbox_inches="tight")
         plt.close(ax.figure)
-    write_json({"RepetitionTime": t_r, "HRFModel": spec.hrf_model,
-                "DriftModel": spec.drift_model, "HighPass": spec.high_pass,
-                "NoiseModel": spec.noise_model, "SmoothingFWHM": spec.smoothing_fwhm,
+    ignored = sorted({t for e in raw_events for t in ignored_trial_types(e, p.trial_types)})
+    write_json({"RepetitionTime": spec.t_r, "SliceTimeRef": spec.slice_time_ref,
+                "HRFModel": spec.hrf_model, "DriftModel": spec.drift_model,
+                "HighPass": spec.high_pass, "NoiseModel": spec.noise_model,
+                "SmoothingFWHM": spec.smoothing_fwhm,
                 "SignalScaling": "percent signal change (mean of each voxel)",
+                "Runs": list(kept["run_id"]),
+                "RunsExcludedByQC": list(runs.loc[~runs["modelled"], "run_id"]),
+                "IgnoredTrialTypes": ignored,
                 "Contrasts": {n: contrasts[n] for n in p.contrasts},
-                "Confounds": list(confounds.columns)}, smk.output.sidecar)
+                "Confounds": list(confounds[0].columns)}, smk.output.sidecar)
     if "report" in smk.output.keys():
         report = model.generate_report(contrasts={n: contrasts[n] for n in p.contrasts},
                                        title=f"sub-{smk.wildcards.subject} "
                                              f"ses-{smk.wildcards.session}")
         with atomic_path(smk.output.report, suffix=".html") as tmp:
             report.save_as_html(str(tmp))
-    logging.info("fitted %d volumes, %d regressors", design.shape[0], design.shape[1])
+    logging.info("fitted %s: %s volumes, %d regressors; ignored trial types: %s",
+                 ", ".join(kept["run_id"]), "+".join(str(len(d)) for d in
+                                                     model.design_matrices_),
+                 design.shape[1], ", ".join(ignored) or "none")
 
 
 run(snakemake, main)  # noqa: F821

@@ -15,9 +15,8 @@ from ecgap.snake import run
 
 def main(smk):
     p = smk.params
-    runs = [(s, ses) for s in p.subjects for ses in p.sessions]
     events = pd.DataFrame([{"subject": s, "session": ses, "events": path}
-                           for (s, ses), path in zip(runs, smk.input.events)])
+                           for (s, ses), path in zip(p.runs, smk.input.events)])
     participants, ratings, memory = behaviour_tables(
         Path(smk.input.participants).parent, events, list(p.subjects), list(p.sessions),
         p.groups, list(p.covariates), p.events, p.ratings, p.memory)
@@ -28,6 +27,9 @@ def main(smk):
     write_tsv(participants, smk.output.participants)
     write_tsv(ratings, smk.output.ratings)
     write_tsv(memory, smk.output.memory)
+    excluded = pd.DataFrame(p.exclude_subjects, columns=["subject", "reason"])
+    logging.info("excluded by the config: %s", ", ".join(excluded["subject"]) or "none")
+    write_tsv(excluded, smk.output.excluded)
 
 
 run(snakemake, main)  # noqa: F821

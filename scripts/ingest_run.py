@@ -19,9 +19,9 @@ def main(smk):
     required = [smk.params.events["he"], smk.params.events["le"]]
     info = check_run(files, smk.params.tr, smk.params.tr_tolerance,
                      smk.params.check_header_tr, required)
-    logging.info("sub-%s ses-%s: %s", smk.wildcards.subject, smk.wildcards.session, info)
-    row = {"subject": smk.wildcards.subject, "session": smk.wildcards.session,
-           **{k: files[k] for k in ("bold", "mask", "confounds", "events")}, **info}
+    logging.info("%s: %s", smk.wildcards.run_id, info)
+    row = {**smk.params.run, **{k: files[k] for k in ("bold", "mask", "confounds", "events")},
+           **info}
     write_tsv(pd.DataFrame([row]), smk.output[0])
 
 

@@ -11,10 +11,10 @@ from ecgap.snake import run
 
 
 def main(smk):
-    runs = pd.concat([read_tsv(p, dtype={"subject": str, "session": str})
+    runs = pd.concat([read_tsv(p, dtype={"subject": str, "session": str, "run": str})
                       for p in smk.input], ignore_index=True)
-    columns = ["subject", "session", "bold", "mask", "confounds", "events", "tr",
-               "n_volumes", "n_voxels", "grid"]
+    columns = ["subject", "session", "run", "bold", "mask", "confounds", "events", "tr",
+               "slice_time_ref", "n_volumes", "n_voxels", "grid"]
     write_tsv(runs[columns], smk.output[0])
 
 

@@ -17,13 +17,12 @@ def main(smk):
     spec = ConfoundSpec.from_config({**p.confounds, "fd_threshold": p.fd_threshold,
                                      "std_dvars_threshold": p.std_dvars_threshold,
                                      "scrub_min_segment": p.scrub_min_segment})
-    confounds, scrubbed = select_confounds(smk.input.bold, spec)
+    confounds, scrubbed = select_confounds(smk.input.confounds, smk.input.confounds_json, spec)
     qc = motion_qc(read_tsv(smk.input.confounds), scrubbed,
                    QCLimits(p.max_scrubbed_fraction, p.max_mean_fd))
     qc["tsnr"] = temporal_snr(nib.load(smk.input.bold), nib.load(smk.input.mask))
-    qc.update(subject=smk.wildcards.subject, session=smk.wildcards.session,
-              n_confounds=int(confounds.shape[1]))
-    logging.info("sub-%s ses-%s: %s", smk.wildcards.subject, smk.wildcards.session, qc)
+    qc.update(**smk.params.run, n_confounds=int(confounds.shape[1]))
+    logging.info("%s: %s", smk.wildcards.run_id, qc)
     write_tsv(confounds, smk.output.confounds)
     write_json(qc, smk.output.qc)
 

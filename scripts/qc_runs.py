@@ -8,18 +8,19 @@ sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
 import pandas as pd
 
 from ecgap.io import read_json, write_tsv
+from ecgap.qc import session_exclusions
 from ecgap.snake import run
 
-COLUMNS = ["subject", "session", "mean_fd", "max_fd", "n_volumes", "n_scrubbed",
+COLUMNS = ["subject", "session", "run", "mean_fd", "max_fd", "n_volumes", "n_scrubbed",
            "scrubbed_fraction", "tsnr", "excluded", "reason"]
 
 
 def main(smk):
     runs = pd.DataFrame([read_json(path) for path in smk.input])[COLUMNS]
-    excluded = runs[runs["excluded"]]
-    logging.info("%d of %d runs excluded", len(excluded), len(runs))
+    excluded = session_exclusions(runs)
+    logging.info("%d of %d runs excluded", int(runs["excluded"].sum()), len(runs))
     write_tsv(runs, smk.output.runs)
-    write_tsv(excluded[["subject", "session", "reason"]], smk.output.exclusions)
+    write_tsv(excluded, smk.output.exclusions)
 
 
 run(snakemake, main)  # noqa: F821

@@ -9,6 +9,7 @@ import nibabel as nib
 
 from ecgap.io import read_tsv, write_json, write_tsv
 from ecgap.second_level import (GROUP_CONTRASTS, Inference, analyse_contrasts,
+                                complete_covariates,
                                 contrast_vector, delta_sessions, group_design,
                                 included_subjects, inference_sidecar, save_design_figure,
                                 write_contrast_results)
@@ -23,6 +24,7 @@ def main(smk):
     exclusions = read_tsv(smk.input.exclusions, dtype={"subject": str, "session": str})
     kept, dropped = included_subjects(participants, exclusions,
                                       delta_sessions(analysis["delta"], p.sessions))
+    kept, no_covariate = complete_covariates(kept, p.covariates)
     map_of = dict(zip(p.subjects, smk.input.maps))
     maps = [nib.load(map_of[s]) for s in kept["subject"]]
     design = group_design(kept, p.covariates)
@@ -45,7 +47,8 @@ def main(smk):
     save_design_figure(design, smk.output.design_figure)
     write_json({"Analysis": analysis, "N": len(kept),
                 "NPerGroup": kept["role"].value_counts().to_dict(),
-                "DroppedByQC": dropped, "Covariates": list(p.covariates),
+                "DroppedByQC": dropped, "DroppedMissingCovariate": no_covariate,
+                "Covariates": list(p.covariates),
                 "CovariatesCentred": True, **sidecar},
                smk.output.sidecar)
 

@@ -28,10 +28,7 @@ def _real_runs():
     if not CONFOUNDS.is_dir():
         pytest.skip(f"{CONFOUNDS} not present")
     tables = sorted(CONFOUNDS.glob("sub-*/func/*_desc-confounds_timeseries.tsv"))
-    # load_confounds finds the table from the BOLD name; the images are not shipped.
-    return [(t, Path(str(t).replace("_desc-confounds_timeseries.tsv",
-                                    "_space-MNI152NLin2009cAsym_desc-preproc_bold.nii.gz")))
-            for t in tables]
+    return [(t, t.with_suffix(".json")) for t in tables]
 
 
 def _expected_scrubbed(raw: pd.DataFrame, fd: float, dvars: float, segment: int) -> np.ndarray:
@@ -67,8 +64,8 @@ def _expected_scrubbed(raw: pd.DataFrame, fd: float, dvars: float, segment: int)
 ])
 def test_real_confounds_per_strategy(strategy, expected, absent):
     spec = ConfoundSpec(strategy=strategy, motion="full", n_compcor=5)
-    for table, bold in _real_runs():
-        confounds, scrubbed = select_confounds(bold, spec)
+    for table, sidecar in _real_runs():
+        confounds, scrubbed = select_confounds(table, sidecar, spec)
         raw = read_tsv(table)
         assert len(confounds) == len(raw) == 255
         assert expected <= set(confounds.columns) and not absent & set(confounds.columns)
@@ -88,9 +85,9 @@ def test_real_confounds_per_strategy(strategy, expected, absent):
 
 @pytest.mark.realdata
 def test_real_motion_qc_counts():
-    for table, bold in _real_runs():
+    for table, sidecar in _real_runs():
         raw = read_tsv(table)
-        _, scrubbed = select_confounds(bold, ConfoundSpec(fd_threshold=0.2,
+        _, scrubbed = select_confounds(table, sidecar, ConfoundSpec(fd_threshold=0.2,
                                                           std_dvars_threshold=100,
                                                           scrub_min_segment=0))
         steady = raw.filter(like="non_steady_state_outlier").sum(axis=1) > 0
@@ -164,7 +161,7 @@ def test_parametric_modulators_are_centred_copies():
 
 def test_scrubbed_volumes_become_outlier_regressors(run_files):
     spec = ConfoundSpec(fd_threshold=0.15, scrub_min_segment=0)
-    confounds, scrubbed = select_confounds(run_files["bold"], spec)
+    confounds, scrubbed = select_confounds(run_files["confounds"], run_files["confounds_json"], spec)
     outliers = confounds[[c for c in confounds if c.startswith("scrub")]]
     assert 0 < outliers.shape[1] == scrubbed.sum() < len(scrubbed)
     np.testing.assert_array_equal(outliers.sum(axis=1).to_numpy() > 0, scrubbed)

@@ -141,10 +141,18 @@ def test_participant_label_not_plain(tmp_path, label):
         read_participants(path, GROUPS)
 
 
-def test_missing_covariate(tmp_path):
+def test_na_covariate_is_kept_for_the_analyses_to_drop(tmp_path):
+    path = _participants(tmp_path, {"participant_id": ["sub-01", "sub-02"],
+                                    "group": ["affect", "memory"], "age": ["n/a", 30],
+                                    "bdi": [1, 2]})
+    table = read_participants(path, GROUPS)
+    assert table["age"].isna().tolist() == [True, False]
+
+
+def test_non_numeric_covariate(tmp_path):
     path = _participants(tmp_path, {"participant_id": ["sub-01"], "group": ["affect"],
-                                    "age": ["n/a"], "bdi": [1]})
-    with pytest.raises(InputError, match="'age' is missing or not numeric for sub-01"):
+                                    "age": ["old"], "bdi": [1]})
+    with pytest.raises(InputError, match="'age' is not numeric for sub-01"):
         read_participants(path, GROUPS)
 
 

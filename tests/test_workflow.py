@@ -412,6 +412,30 @@ def test_report_contains_every_figure_and_table(tiny_run):
     assert 'src="http' not in page  # self-contained: opens offline
 
 
+def test_continuous_maps_are_float32_and_labels_integer(tiny_run):
+    """Every NIfTI the workflow writes: masks and label images integer, every other map
+    (effects, variances, z, t, logp, change maps, min z, truth) float32 unscaled."""
+    checked = 0
+    for path in sorted((tiny_run / "results").rglob("*.nii*")):
+        if path.name.endswith("desc-preproc_bold.nii.gz"):
+            continue  # the simulated input, int16 as fMRIPrep writes it
+        img = nib.load(path)
+        dtype = img.get_data_dtype()
+        if path.name.endswith(("_mask.nii.gz", "_dseg.nii.gz")):
+            assert np.issubdtype(dtype, np.integer), path
+        else:
+            assert dtype == np.float32, (path, dtype)
+            slope, inter = img.header.get_slope_inter()
+            assert slope in (None, 1.0) and inter in (None, 0.0), path
+        checked += 1
+    assert checked > 600
+
+
+def test_bids_source_has_no_simulate_rules(tiny_bids, tmp_path):
+    proc = run_snakemake(tmp_path, "--list-rules", configfile=bids_config(tmp_path, tiny_bids))
+    assert "ingest_behaviour" in proc.stdout and "simulate" not in proc.stdout
+
+
 def test_rerun_is_a_no_op(tiny_run):
     proc = run_snakemake(tiny_run, "--dry-run")
     assert "Nothing to be done" in proc.stdout + proc.stderr

@@ -143,9 +143,9 @@ def contrast_scores(wide: pd.DataFrame, kind: str, sessions: Sequence[str],
 def _subjects(participants: pd.DataFrame, index: pd.Index,
               covariates: Sequence[str]) -> pd.DataFrame:
     table = participants.set_index("subject").loc[index]
-    missing = table[list(covariates)].isna().any(axis=1)
-    if missing.any():
-        raise InputError("participants", f"covariates missing for {list(table.index[missing])}")
+    # A subject whose covariate is n/a in participants.tsv is left out of the models that
+    # adjust for it; the tables' n column reports who is left.
+    table = table[table[list(covariates)].notna().all(axis=1)]
     if "role" in table:  # ingest keeps the file's label in group and the study role in role
         table = table.drop(columns="group", errors="ignore").rename(columns={"role": "group"})
     return table
@@ -157,6 +157,7 @@ def sovt_manova(ratings: pd.DataFrame, participants: pd.DataFrame, sessions: Seq
     """The SoVT repeated-measures MANOVA (all ratings) as a table, one row per effect."""
     wide = cell_means(ratings, sessions)
     subjects = _subjects(participants, wide.index, covariates)
+    wide = wide.loc[subjects.index]
     x = design_matrix(subjects, covariates, center)
     rows = []
     for effect, kind, coefficient in SOVT_EFFECTS:
@@ -272,6 +273,7 @@ def memory_manova(memory: pd.DataFrame, participants: pd.DataFrame, sessions: Se
     """Time x group MANOVA on the recall scores; subjects lacking any session dropped."""
     wide = _memory_wide(memory, sessions, scores)
     subjects = _subjects(participants, wide.index, covariates)
+    wide = wide.loc[subjects.index]
     x = design_matrix(subjects, covariates, center)
     pre, post1, post2 = sessions
     time = pd.DataFrame({f"{s}_{d}": wide[(s, b)] - wide[(s, a)] for s in scores

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 import pandas as pd
 
@@ -24,7 +24,7 @@ _ENTITY_RE = re.compile(r"^([a-zA-Z0-9]+)-([a-zA-Z0-9]+)$")
 #: Columns of the run index, in order.
 RUN_COLUMNS = [
     "subject", "session", "run", "events", "bold", "bold_json", "mask",
-    "confounds", "confounds_json",
+    "confounds", "confounds_json", "reported",
 ]
 
 
@@ -108,65 +108,164 @@ def canonical_run_paths(layout: Layout, subject: str, session: str | None) -> di
     }
 
 
-def _find_derivative(
-    candidates: Iterable[Path], want: dict[str, str | None], what: str, where: Path
-) -> Path | None:
-    """The single derivative whose entities match ``want`` (None means must be absent)."""
-    hits = []
-    for path in candidates:
-        ent = parse_entities(path)
-        if all(ent.get(key) == value for key, value in want.items()):
-            hits.append(path)
+#: Image extensions accepted for preprocessed BOLD series and masks.
+IMAGE_EXTENSIONS = (".nii.gz", ".nii")
+#: Confounds suffixes: fMRIPrep 20.2 and later, and before 20.2.
+CONFOUNDS_SUFFIXES = ("timeseries", "regressors")
+#: At most this many layout problems are listed in one error.
+MAX_PROBLEMS = 20
+
+
+class LayoutError(InputError):
+    """Every problem found in a study's layout, one ``file: problem`` line each."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        self.problems = problems
+        shown = problems[:MAX_PROBLEMS]
+        lines = [f"{where}: {problem}" for where, problem in shown]
+        if len(problems) > len(shown):
+            lines.append(f"... and {len(problems) - len(shown)} more")
+        if len(problems) == 1:
+            super().__init__(*problems[0])
+        else:
+            super().__init__(f"{len(problems)} problems in the input layout",
+                             "\n  " + "\n  ".join(lines))
+
+
+def run_number(label: str | None) -> str | None:
+    """A run label as a number without leading zeros: fMRIPrep 20.2 writes ``run-1``
+    where the raw data say ``run-01`` (nipreps/fmriprep#2666)."""
+    if label is None:
+        return None
+    return str(int(label)) if label.isdigit() else label
+
+
+def run_id(subject: str, session: str | None, run: str | None) -> str:
+    """The BIDS prefix that names one run's intermediate files, e.g. ``sub-01_ses-pre``
+    or ``sub-01_ses-pre_run-2``."""
+    return (f"sub-{subject}" + (f"_ses-{session}" if session else "")
+            + (f"_run-{run}" if run else ""))
+
+
+def _matches(ent: dict[str, str], want: dict[str, str | None]) -> bool:
+    for key, value in want.items():
+        have = ent.get(key)
+        if key == "run":
+            have = run_number(have)
+        if key == "extension" and isinstance(value, tuple):
+            if have not in value:
+                return False
+        elif have != value:
+            return False
+    return True
+
+
+def _find_derivative(candidates: Iterable[Path], want: dict[str, Any], what: str,
+                     where: Path, problems: list[tuple[str, str]],
+                     resolution: str | None = None) -> Path | None:
+    """The single derivative whose entities match ``want`` (None means must be absent).
+
+    ``res-`` (and ``cohort-``) are only compared when the config chooses a resolution;
+    several matches are a problem that lists what was found and the key that chooses.
+    """
+    want = {**want, **({"res": resolution} if resolution else {})}
+    hits = [p for p in candidates if _matches(parse_entities(p), want)]
     if len(hits) > 1:
+        found = sorted({parse_entities(p).get("res", "none") for p in hits})
         names = ", ".join(sorted(p.name for p in hits))
-        raise InputError(where, f"more than one {what} matches ({names}); "
-                                "remove the extra files or narrow data.space")
+        if len(found) > 1:
+            problems.append((str(where), f"{what} exists at several resolutions (res-"
+                                         f"{', res-'.join(found)}: {names}); choose one "
+                                         "with data.resolution"))
+        else:
+            problems.append((str(where), f"more than one {what} matches ({names}); "
+                                         "remove the extra files or narrow data.space"))
+        return None
     return hits[0] if hits else None
 
 
-def index_runs(layout: Layout) -> pd.DataFrame:
+def _raw_events(layout: Layout) -> list[Path]:
+    """Every events file of the task, with and without sessions. Explicit levels rather
+    than ``**``, which does not descend into symlinked folders."""
+    name = f"sub-*_task-{layout.task}_*events.tsv"
+    return sorted([*layout.bids_dir.glob(f"sub-*/func/{name}"),
+                   *layout.bids_dir.glob(f"sub-*/ses-*/func/{name}")])
+
+
+def _spaces(files: Iterable[Path]) -> list[str]:
+    return sorted({e["space"] for p in files if (e := parse_entities(p)).get("space")
+                   and e.get("suffix") == "bold"})
+
+
+def index_runs(layout: Layout, resolution: str | None = None,
+               problems: list[tuple[str, str]] | None = None) -> pd.DataFrame:
     """Index every run of ``layout.task``: raw events matched to fMRIPrep derivatives.
 
-    Runs are defined by the raw events files. Derivative paths that do not exist are
-    left empty (NaN); :func:`check_complete` turns gaps into errors.
+    Parameters
+    ----------
+    layout : Layout
+        Where the raw data and derivatives are, and the task and space.
+    resolution : str, optional
+        The ``res-`` label to use when the derivatives hold several (``data.resolution``).
+    problems : list, optional
+        Collects ``(file, problem)`` for ambiguous derivatives; without it the first
+        problem raises an InputError.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per run (:data:`RUN_COLUMNS`). Runs are defined by the raw events files
+        and matched to derivatives by subject, session, task and run *number*. Missing
+        derivatives are left empty; :func:`check_complete` reports them.
     """
     if not layout.bids_dir.is_dir():
         raise InputError(layout.bids_dir, "BIDS directory not found (data.bids_dir)")
+    collect = [] if problems is None else problems
     rows = []
-    pattern = f"sub-*/**/func/sub-*_task-{layout.task}_*events.tsv"
-    for events in sorted(layout.bids_dir.glob(pattern)):
+    for events in _raw_events(layout):
         ent = parse_entities(events)
         if not ent or ent.get("task") != layout.task or ent["suffix"] != "events":
             continue
         subject = check_label(ent["sub"], events)
-        session = ent.get("ses")
-        run = ent.get("run")
+        session, run = ent.get("ses"), run_number(ent.get("run"))
+        n_problems = len(collect)
         der_dir = layout.func_dir(layout.fmriprep_dir, subject, session)
-        files = sorted(der_dir.glob(f"sub-{subject}*")) if der_dir.is_dir() else []
+        files = sorted(der_dir.glob(f"sub-{subject}_*")) if der_dir.is_dir() else []
         base = {"sub": subject, "ses": session, "task": layout.task, "run": run,
                 "acq": ent.get("acq"), "echo": ent.get("echo")}
-        image = {**base, "space": layout.space}
+        image = {**base, "space": layout.space, "extension": IMAGE_EXTENSIONS}
 
-        def find(want: dict[str, str | None], what: str) -> Path | None:
-            return _find_derivative(files, want, what, der_dir)
+        def find(want: dict[str, Any], what: str, res: str | None = resolution) -> Path | None:
+            return _find_derivative(files, want, what, der_dir, collect, res)
 
-        bold = find({**image, "desc": "preproc", "suffix": "bold", "extension": ".nii.gz"},
-                    "preprocessed BOLD")
+        bold = find({**image, "desc": "preproc", "suffix": "bold"}, "preprocessed BOLD")
+        spaces = _spaces(files)
+        if bold is None and spaces and layout.space not in spaces:
+            collect.append((str(der_dir), f"no preprocessed BOLD in space {layout.space!r} "
+                                          f"(data.space); found spaces: {', '.join(spaces)}"))
+        confounds = None
+        for suffix in CONFOUNDS_SUFFIXES:
+            confounds = confounds or find({**base, "desc": "confounds", "suffix": suffix,
+                                           "extension": ".tsv"}, "confounds table", None)
         rows.append({
-            "subject": subject,
-            "session": session,
-            "run": run,
-            "events": events,
-            "bold": bold,
-            "bold_json": bold.with_name(bold.name.replace(".nii.gz", ".json")) if bold else None,
-            "mask": find({**image, "desc": "brain", "suffix": "mask",
-                          "extension": ".nii.gz"}, "brain mask"),
-            "confounds": find({**base, "desc": "confounds", "suffix": "timeseries",
-                               "extension": ".tsv"}, "confounds table"),
-            "confounds_json": find({**base, "desc": "confounds", "suffix": "timeseries",
-                                    "extension": ".json"}, "confounds sidecar"),
+            "subject": subject, "session": session, "run": run, "events": events,
+            "bold": bold, "bold_json": _sidecar(bold),
+            "mask": find({**image, "desc": "brain", "suffix": "mask"}, "brain mask"),
+            "confounds": confounds, "confounds_json": _sidecar(confounds),
+            # Ambiguous or absent derivatives are reported here, not again as missing.
+            "reported": len(collect) > n_problems,
         })
+    if problems is None and collect:
+        raise InputError(*collect[0])
     return pd.DataFrame(rows, columns=RUN_COLUMNS)
+
+
+def _sidecar(path: Path | None) -> Path | None:
+    """The JSON sidecar beside an image or table."""
+    if path is None:
+        return None
+    stem = path.name.split(".", 1)[0]
+    return path.with_name(stem + ".json")
 
 
 def check_complete(
@@ -175,8 +274,14 @@ def check_complete(
     subjects: Iterable[str],
     sessions: Iterable[str] | None,
     require: Iterable[str] = ("events", "bold", "mask", "confounds"),
+    problems: list[tuple[str, str]] | None = None,
 ) -> None:
-    """Raise an InputError for the first subject, session or file that is missing."""
+    """Report every subject, session or file that is missing.
+
+    With ``problems`` the ``(file, problem)`` pairs are appended to it; without it the
+    first one raises an InputError.
+    """
+    collect = [] if problems is None else problems
     sessions = list(sessions) if sessions else [None]
     for subject in subjects:
         for session in sessions:
@@ -185,15 +290,105 @@ def check_complete(
             if sel.empty:
                 expected = canonical_run_paths(layout, subject, session)["events"]
                 what = f"session {session!r}" if session else f"task {layout.task!r} data"
-                raise InputError(expected, f"sub-{subject} has no {what}: "
-                                           "events file not found")
-            for _, row in sel.iterrows():
+                collect.append((str(expected), f"sub-{subject} has no {what}: "
+                                               "events file not found"))
+                continue
+            for _, row in sel[~sel["reported"].astype(bool)].iterrows():
                 for key in require:
                     if pd.isna(row[key]) or not Path(row[key]).is_file():
                         expected = canonical_run_paths(layout, subject, session)[key]
-                        raise InputError(
-                            expected,
-                            f"missing {key.replace('_', ' ')} file for sub-{subject}"
-                            + (f" ses-{session}" if session else "")
-                            + f" (looked in {expected.parent})",
-                        )
+                        collect.append((str(expected), _missing(key, row, expected)))
+    if problems is None and collect:
+        raise InputError(*collect[0])
+
+
+def _missing(key: str, row: Any, expected: Path) -> str:
+    label = f"sub-{row['subject']}" + (f" ses-{row['session']}" if row["session"] else "")
+    label += f" run-{row['run']}" if isinstance(row["run"], str) else ""
+    return f"missing {key.replace('_', ' ')} file for {label} (looked in {expected.parent})"
+
+
+def outputs_inside_inputs(patterns: Iterable[tuple[str, str]], inputs: Iterable[Path],
+                          workdir: Path, results: str = "results") -> list[str]:
+    """The problems that would let the workflow write into the user's input folders.
+
+    Parameters
+    ----------
+    patterns : iterable of (rule, path pattern)
+        Every file a rule writes (outputs, logs, benchmarks), relative to ``workdir``
+        or absolute, with ``{wildcards}``.
+    inputs : iterable of Path
+        The input roots (``data.bids_dir``, ``data.fmriprep_dir``).
+    workdir : Path
+        The workflow's working directory.
+    results : str
+        The workflow's output folder, relative to ``workdir``.
+
+    Returns
+    -------
+    list of str
+        One line per problem: a pattern whose fixed part lies inside an input root
+        (Snakemake deletes a job's outputs before it runs), or an input root inside the
+        results folder (a wildcard pattern there could match it). Symlinks are resolved.
+    """
+    roots = [Path(workdir, root).resolve() for root in inputs]
+    problems = []
+    output_root = Path(workdir, results).resolve()
+    for root in roots:
+        if root.is_relative_to(output_root):
+            problems.append(f"input folder {root} is inside the workflow's output folder "
+                            f"{output_root}: copy the data elsewhere or run from another "
+                            "working directory")
+    for root in roots:
+        inside = [f"{pattern} (rule {rule})" for rule, pattern in patterns
+                  if Path(workdir, pattern.split("{", 1)[0]).resolve().is_relative_to(root)]
+        if inside:
+            problems.append(f"{len(inside)} workflow outputs, e.g. {inside[0]}, would be "
+                            f"written inside the input folder {root}; run the workflow "
+                            "from a working directory outside data.bids_dir and "
+                            "data.fmriprep_dir")
+    return problems
+
+
+#: The files of one run that the workflow reads.
+RUN_FILE_KEYS = ("events", "bold", "bold_json", "mask", "confounds", "confounds_json")
+
+
+def study_runs(layout: Layout, subjects: Iterable[str], sessions: Iterable[str],
+               resolution: str | None = None) -> dict[str, dict[str, Any]]:
+    """Every run of the study's subjects and sessions, keyed by :func:`run_id`.
+
+    Each value holds ``subject``, ``session``, ``run`` (number or None) and the run's
+    files (:data:`RUN_FILE_KEYS`). Every problem of the layout (missing sessions or
+    files, ambiguous derivatives) is collected and raised at once as a LayoutError.
+    """
+    subjects, problems = list(subjects), []
+    runs = index_runs(layout, resolution, problems)
+    check_complete(runs, layout, subjects, sessions, problems=problems)
+    if problems:
+        raise LayoutError(problems)
+    runs = runs[runs.subject.isin(subjects) & runs.session.isin(list(sessions))]
+    return {run_id(r.subject, r.session, r.run):
+            {"subject": r.subject, "session": r.session, "run": r.run,
+             **{key: Path(getattr(r, key)) for key in RUN_FILE_KEYS}}
+            for r in runs.sort_values(["subject", "session", "run"]).itertuples()}
+
+
+def fmriprep_root(bids_dir: str | Path, fmriprep_dir: str | Path | None) -> Path:
+    """The fMRIPrep derivatives folder: ``data.fmriprep_dir``, or by default
+    ``<bids_dir>/derivatives/fmriprep`` (where fMRIPrep writes when asked to)."""
+    if fmriprep_dir:
+        return Path(fmriprep_dir)
+    default = Path(bids_dir) / "derivatives" / "fmriprep"
+    if not default.is_dir():
+        raise InputError("config key data.fmriprep_dir", f"not set, and {default} does "
+                                                         "not exist")
+    return default
+
+
+def check_exclusions(excluded: Iterable[str], subjects: Iterable[str]) -> None:
+    """Every subject in ``data.exclude_subjects`` must be a participant."""
+    unknown = sorted(set(excluded) - set(subjects))
+    if unknown:
+        raise InputError("config key data.exclude_subjects",
+                         f"sub-{', sub-'.join(unknown)} not in participants.tsv")

@@ -84,3 +84,26 @@ def _describe(error: jsonschema.ValidationError) -> str:
         return f"{error.message}; known keys here: {allowed}"
     hint = schema.get("description", "")
     return f"{error.message}" + (f" ({hint})" if hint else "")
+
+
+#: Brain-behaviour scores that are rating changes (they need a change period).
+RATING_SCORES = ("empathy", "positive_affect", "negative_affect")
+
+
+def check_analyses(config: dict[str, Any]) -> None:
+    """Cross-key checks the schema cannot express: unique analysis names, conjunctions
+    of known analyses, and a change period for every rating score."""
+    names = [a["name"] for a in config["second_level"]["analyses"]]
+    if len(set(names)) != len(names):
+        raise InputError("config key second_level.analyses", "analysis names must be unique")
+    for conjunction in config["second_level"]["conjunctions"]:
+        unknown = [a for a in conjunction["analyses"] if a not in names]
+        if unknown:
+            raise InputError(f"config key second_level.conjunctions ({conjunction['name']})",
+                             f"analyses {unknown} are not in second_level.analyses "
+                             f"({', '.join(names)})")
+    for analysis in config["brain_behaviour"]["analyses"]:
+        if analysis["score"]["measure"] in RATING_SCORES and "delta" not in analysis["score"]:
+            raise InputError(f"config key brain_behaviour.analyses ({analysis['name']}).score",
+                             "a rating score needs its change period (delta: delta1 or "
+                             "delta2)")

@@ -10,9 +10,11 @@ saves the disk and I/O of a second BOLD series per run.
 
 from __future__ import annotations
 
+import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Iterator, Mapping, Sequence
 
 import nibabel as nib
 import numpy as np
@@ -21,7 +23,9 @@ from nilearn.glm.first_level import FirstLevelModel
 from nilearn.image import load_img
 from nilearn.interfaces.fmriprep import load_confounds
 
-from ecgap.io import InputError
+from ecgap.io import InputError, read_json, read_tsv
+
+Img = str | Path | nib.Nifti1Image
 
 #: The SoVT contrasts, each against the implicit fixation baseline.
 SOVT_CONTRASTS = {
@@ -50,8 +54,8 @@ class ConfoundSpec:
     global_signal: str = "basic"
     compcor: str = "anat_combined"
     n_compcor: int | str = 5
-    fd_threshold: float = 0.5
-    std_dvars_threshold: float = 1.5
+    fd_threshold: float | None = 0.5
+    std_dvars_threshold: float | None = 1.5
     scrub_min_segment: int = 5
 
     @classmethod
@@ -79,28 +83,116 @@ class GLMSpec:
     high_pass: float = 1 / 128
     noise_model: str = "ar1"
     smoothing_fwhm: float | None = 6.0
+    slice_time_ref: float = 0.0
 
 
-def select_confounds(bold: str | Path, spec: ConfoundSpec) -> tuple[pd.DataFrame, np.ndarray]:
+#: Columns each expansion adds to a base signal (nilearn ``load_confounds``).
+_EXPANSIONS = {"basic": ("",), "power2": ("", "_power2"),
+               "derivatives": ("", "_derivative1"),
+               "full": ("", "_power2", "_derivative1", "_derivative1_power2")}
+_MOTION = ("trans_x", "trans_y", "trans_z", "rot_x", "rot_y", "rot_z")
+_COMPCOR = {"anat_combined": ("a_comp_cor_",), "anat_separated": ("c_comp_cor_", "w_comp_cor_"),
+            "temporal": ("t_comp_cor_",),
+            "temporal_anat_combined": ("t_comp_cor_", "a_comp_cor_"),
+            "temporal_anat_separated": ("t_comp_cor_", "c_comp_cor_", "w_comp_cor_")}
+
+
+def required_confounds(spec: ConfoundSpec) -> list[tuple[str, str]]:
+    """The confounds columns (or column prefixes, ending in ``_``/``cosine``) that the
+    strategy and scrubbing read, each with the config key that decides it."""
+    key = "preprocess.confounds"
+    need: list[tuple[str, str]] = []
+    for part, bases, expansion in (("motion", _MOTION, spec.motion),
+                                   ("wm_csf", ("csf", "white_matter"), spec.wm_csf),
+                                   ("global_signal", ("global_signal",), spec.global_signal)):
+        if part in spec.strategy:
+            need += [(b + e, f"{key}.{part} or {key}.strategy")
+                     for b in bases for e in _EXPANSIONS[expansion]]
+    if "high_pass" in spec.strategy:
+        need.append(("cosine", f"{key}.strategy (drop high_pass)"))
+    if "compcor" in spec.strategy:
+        need += [(prefix, f"{key}.compcor or {key}.strategy") for prefix in _COMPCOR[spec.compcor]]
+    need.append(("framewise_displacement", "preprocess.fd_threshold (motion QC needs it too)"))
+    if spec.std_dvars_threshold is not None:
+        need.append(("std_dvars", "preprocess.std_dvars_threshold (null turns DVARS "
+                                  "scrubbing off)"))
+    return need
+
+
+def check_confound_columns(columns: Sequence[str], spec: ConfoundSpec,
+                           path: str | Path) -> None:
+    """Raise an InputError naming the file, the first missing column and the config key."""
+    for column, key in required_confounds(spec):
+        prefix = column.endswith("_") or column == "cosine"
+        if not any(c.startswith(column) if prefix else c == column for c in columns):
+            what = f"columns starting with {column!r}" if prefix else f"column {column!r}"
+            raise InputError(path, f"confounds table lacks {what}, which the confound "
+                                   f"strategy or scrubbing needs; change {key}")
+
+
+@contextmanager
+def staged_confounds(confounds: str | Path, confounds_json: str | Path | None,
+                     spec: ConfoundSpec) -> Iterator[Path]:
+    """A scratch folder in which nilearn's ``load_confounds`` finds the run's confounds.
+
+    nilearn locates the confounds by the BOLD file's name, which fails for names it does
+    not expect (uncompressed ``.nii``, ``run-1`` beside ``run-01``, other entity sets).
+    We give it canonical names that link to the real files (read only); with DVARS
+    scrubbing off, a table without ``std_dvars`` gets a zero column in a scratch copy.
+    Yields the canonical BOLD path to pass to ``load_confounds``.
+    """
+    with tempfile.TemporaryDirectory(prefix="ecgap-confounds-") as scratch:
+        root = Path(scratch)
+        table = root / "sub-0_task-0_desc-confounds_timeseries.tsv"
+        columns = pd.read_csv(confounds, sep="\t", nrows=0).columns
+        if spec.std_dvars_threshold is None and "std_dvars" not in columns:
+            read_tsv(confounds).assign(std_dvars=0.0).to_csv(table, sep="\t", index=False,
+                                                             na_rep="n/a")
+        else:
+            table.symlink_to(Path(confounds).resolve())
+        if confounds_json and Path(confounds_json).is_file():
+            table.with_suffix(".json").symlink_to(Path(confounds_json).resolve())
+        bold = root / "sub-0_task-0_desc-preproc_bold.nii.gz"
+        bold.touch()  # load_confounds checks the name only
+        yield bold
+
+
+def select_confounds(confounds: str | Path, confounds_json: str | Path | None,
+                     spec: ConfoundSpec) -> tuple[pd.DataFrame, np.ndarray]:
     """Confound regressors for one run and the boolean mask of scrubbed volumes.
 
-    ``bold`` is the fMRIPrep preproc BOLD path; nilearn finds the confounds table beside
-    it by name (the image itself is not read).
+    Parameters
+    ----------
+    confounds, confounds_json : path
+        fMRIPrep's confounds table and its sidecar (``desc-confounds_timeseries`` or,
+        before fMRIPrep 20.2, ``desc-confounds_regressors``).
+    spec : ConfoundSpec
+        The strategy and scrubbing thresholds.
+
+    Returns
+    -------
+    confounds : pandas.DataFrame
+        The selected regressors plus one ``scrubNNN`` outlier column per scrubbed volume.
+    scrubbed : numpy.ndarray of bool
+        Which volumes were scrubbed.
     """
+    check_confound_columns(list(pd.read_csv(confounds, sep="\t", nrows=0).columns), spec,
+                           confounds)
     strategy = tuple(spec.strategy)
     scrub = spec.fd_threshold is not None and "scrub" not in strategy
     if scrub:
         strategy = strategy + ("scrub",)
+    dvars = np.inf if spec.std_dvars_threshold is None else spec.std_dvars_threshold
     try:
-        confounds, sample_mask = load_confounds(
-            str(bold), strategy=strategy, motion=spec.motion, wm_csf=spec.wm_csf,
-            global_signal=spec.global_signal, compcor=spec.compcor,
-            n_compcor=spec.n_compcor, scrub=spec.scrub_min_segment,
-            fd_threshold=spec.fd_threshold, std_dvars_threshold=spec.std_dvars_threshold,
-            demean=True)
-    except (ValueError, FileNotFoundError) as err:
-        raise InputError(bold, f"confound selection failed: {err}") from err
-    n_vols = len(confounds)
+        with staged_confounds(confounds, confounds_json, spec) as bold:
+            selected, sample_mask = load_confounds(
+                str(bold), strategy=strategy, motion=spec.motion, wm_csf=spec.wm_csf,
+                global_signal=spec.global_signal, compcor=spec.compcor,
+                n_compcor=spec.n_compcor, scrub=spec.scrub_min_segment,
+                fd_threshold=spec.fd_threshold, std_dvars_threshold=dvars, demean=True)
+    except (ValueError, KeyError, FileNotFoundError) as err:
+        raise InputError(confounds, f"confound selection failed: {err}") from err
+    n_vols = len(selected)
     scrubbed = np.ones(n_vols, dtype=bool)
     if sample_mask is None:
         scrubbed[:] = False
@@ -108,8 +200,8 @@ def select_confounds(bold: str | Path, spec: ConfoundSpec) -> tuple[pd.DataFrame
         scrubbed[np.asarray(sample_mask)] = False
     outliers = pd.DataFrame({f"scrub{i:03d}": (np.arange(n_vols) == v).astype(float)
                              for i, v in enumerate(np.flatnonzero(scrubbed))},
-                            index=confounds.index)
-    return pd.concat([confounds, outliers], axis=1), scrubbed
+                            index=selected.index)
+    return pd.concat([selected, outliers], axis=1), scrubbed
 
 
 def motion_qc(raw_confounds: pd.DataFrame, scrubbed: np.ndarray,
@@ -146,8 +238,7 @@ def sovt_events(events: pd.DataFrame, trial_types: Mapping[str, str],
     (``HExempathy`` ...): a copy of its events with the rating, mean-centred over that
     type's videos in the run, in nilearn's ``modulation`` column.
     """
-    names = {trial_types["he"]: "HE", trial_types["le"]: "LE",
-             trial_types["rating"]: "rating"}
+    names = model_trial_types(trial_types)
     kept = events[events["trial_type"].isin(names)].copy()
     kept["trial_type"] = kept["trial_type"].map(names)
     out = [kept[["onset", "duration", "trial_type"]].assign(modulation=1.0)]
@@ -166,6 +257,19 @@ def sovt_events(events: pd.DataFrame, trial_types: Mapping[str, str],
     return pd.concat(out, ignore_index=True).sort_values("onset", kind="stable")
 
 
+def model_trial_types(trial_types: Mapping[str, str]) -> dict[str, str]:
+    """The events' trial_type values the GLM models, mapped to its regressor names."""
+    return {trial_types["he"]: "HE", trial_types["le"]: "LE",
+            trial_types["rating"]: "rating"}
+
+
+def ignored_trial_types(events: pd.DataFrame, trial_types: Mapping[str, str]) -> list[str]:
+    """trial_type values in ``events`` that the GLM leaves in the implicit baseline
+    (fixation, button presses, ...)."""
+    modelled = model_trial_types(trial_types)
+    return sorted(set(events["trial_type"].dropna().astype(str)) - set(modelled))
+
+
 def parametric_name(rating: str) -> str:
     """``positive_affect`` -> ``PositiveAffect`` (a regressor/contrast-safe name)."""
     return "".join(part.capitalize() for part in rating.split("_"))
@@ -182,15 +286,19 @@ def sovt_contrasts(parametric: bool, ratings: Sequence[str]) -> dict[str, str]:
     return contrasts
 
 
-def fit_first_level(bold: str | Path | nib.Nifti1Image, mask: str | Path | nib.Nifti1Image,
-                    events: pd.DataFrame, confounds: pd.DataFrame | None,
-                    spec: GLMSpec) -> FirstLevelModel:
-    """Fit nilearn's FirstLevelModel to one run."""
+def fit_first_level(bold: Img | Sequence[Img], mask: Img, events: pd.DataFrame |
+                    Sequence[pd.DataFrame], confounds: pd.DataFrame | None |
+                    Sequence[pd.DataFrame], spec: GLMSpec) -> FirstLevelModel:
+    """Fit nilearn's FirstLevelModel to one session: one run, or a list of runs with
+    their events and confounds (one model, fixed effects over runs)."""
     model = FirstLevelModel(
-        t_r=spec.t_r, hrf_model=spec.hrf_model, drift_model=spec.drift_model,
-        high_pass=spec.high_pass, noise_model=spec.noise_model,
-        smoothing_fwhm=spec.smoothing_fwhm, mask_img=in_memory(mask), minimize_memory=True,
-        signal_scaling=0)
+        t_r=spec.t_r, slice_time_ref=spec.slice_time_ref, hrf_model=spec.hrf_model,
+        drift_model=spec.drift_model, high_pass=spec.high_pass,
+        noise_model=spec.noise_model, smoothing_fwhm=spec.smoothing_fwhm,
+        mask_img=in_memory(mask), minimize_memory=True, signal_scaling=0)
+    if isinstance(bold, (list, tuple)):
+        return model.fit([in_memory(b) for b in bold], events=list(events),
+                         confounds=list(confounds))  # type: ignore[arg-type]
     return model.fit(in_memory(bold), events=events, confounds=confounds)
 
 
@@ -215,3 +323,30 @@ def contrast_maps(model: FirstLevelModel,
         out[name] = {"effect": maps["effect_size"], "variance": maps["effect_variance"],
                      "z": maps["z_score"], "t": maps["stat"]}
     return out
+
+
+def session_runs(run_ids: Sequence[str], checked: Sequence[str],
+                 qc: Sequence[str]) -> pd.DataFrame:
+    """One session's runs with their TR, slice-timing reference and QC decision.
+
+    ``modelled`` marks the runs the session's GLM uses: those QC keeps, or every run when
+    QC excludes them all (the group level then drops the session, as exclusions.tsv
+    says). Runs of one session must share a TR, since one model spans them.
+    """
+    table = pd.concat([read_tsv(path) for path in checked], ignore_index=True)
+    table["run_id"] = list(run_ids)
+    table["excluded"] = [bool(read_json(path)["excluded"]) for path in qc]
+    table["modelled"] = ~table["excluded"] if not table["excluded"].all() else True
+    if table["tr"].nunique() > 1:
+        raise InputError(checked[0], f"runs {', '.join(run_ids)} have different TRs "
+                                     f"({', '.join(map(str, table['tr']))} s); one "
+                                     "session's runs are modelled together")
+    return table
+
+
+def stacked_designs(designs: Sequence[pd.DataFrame], run_ids: Sequence[str]) -> pd.DataFrame:
+    """The design matrix of each run, stacked, with a ``run`` column when there are
+    several (one run: the design itself)."""
+    if len(designs) == 1:
+        return designs[0]
+    return pd.concat([d.assign(run=r) for d, r in zip(designs, run_ids)]).fillna(0.0)

@@ -6,6 +6,7 @@ problem; nothing is written until every check has passed.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -15,6 +16,8 @@ import pandas as pd
 
 from ecgap.bids import Layout, check_label
 from ecgap.io import InputError, read_json, read_tsv
+
+logger = logging.getLogger(__name__)
 
 EVENT_COLUMNS = ("onset", "duration", "trial_type")
 
@@ -43,11 +46,13 @@ def read_participants(path: Path, groups: Mapping[str, str],
                                f"config's data.groups ({', '.join(map(repr, role_of))})")
     table["role"] = table["group"].map(role_of)
     for column in covariates:
+        # n/a is allowed (that subject leaves the analyses adjusting for the covariate);
+        # text that is not a number is an error.
         values = pd.to_numeric(table[column], errors="coerce")
-        bad_rows = table.loc[values.isna(), "participant_id"].tolist()
+        bad_rows = table.loc[values.isna() & table[column].notna(), "participant_id"].tolist()
         if bad_rows:
-            raise InputError(path, f"column {column!r} is missing or not numeric for "
-                                   f"{', '.join(bad_rows)}")
+            raise InputError(path, f"column {column!r} is not numeric for "
+                                   f"{', '.join(bad_rows)} (use n/a for a missing value)")
         table[column] = values
     return table
 
@@ -72,8 +77,12 @@ def read_events(path: Path, required_types: Iterable[str] = (),
                                f"on line {row}")
     if (events["onset"] < 0).any():
         raise InputError(path, "negative onset: onsets are seconds from the first volume")
-    if events["trial_type"].isna().any():
-        raise InputError(path, "trial_type is n/a on some rows")
+    unlabelled = events["trial_type"].isna()
+    if unlabelled.any():
+        rows = ", ".join(str(i + 2) for i in np.flatnonzero(unlabelled)[:10])
+        logger.info("%s: %d event(s) with trial_type n/a ignored (lines %s)", path,
+                    int(unlabelled.sum()), rows)
+        events = events[~unlabelled].reset_index(drop=True)
     absent = [t for t in required_types if t not in set(events["trial_type"])]
     if absent:
         raise InputError(path, f"no events of trial_type {', '.join(map(repr, absent))} "
@@ -107,7 +116,9 @@ def ratings_table(participants: pd.DataFrame, events_files: pd.DataFrame,
     table = table.merge(participants[["subject", "role"]], on="subject").rename(
         columns={"role": "group"})
     table["session"] = pd.Categorical(table["session"], session_order, ordered=True)
-    table = table.sort_values(["subject", "session", "trial"]).reset_index(drop=True)
+    table = table.sort_values(["subject", "session"], kind="stable").reset_index(drop=True)
+    # A session with several runs numbers its videos across the runs, in run order.
+    table["trial"] = table.groupby(["subject", "session"], observed=True).cumcount() + 1
     table["session"] = table["session"].astype(str)
     cols = ["subject", "group", "session", "trial", "video_type", *ratings]
     return table[cols]
@@ -182,8 +193,23 @@ def check_run(files: Mapping[str, Path], expected_tr: float | None, tolerance: f
         raise InputError(files["events"], f"event onset {events['onset'][late].iloc[0]} s "
                                           f"is after the end of the run ({run_end:.1f} s = "
                                           f"{n_vols} volumes x TR {tr} s)")
-    return {"tr": float(tr), "n_volumes": int(n_vols), "n_voxels": int(inside.sum()),
+    return {"tr": float(tr), "slice_time_ref": slice_time_reference(sidecar, float(tr)),
+            "n_volumes": int(n_vols), "n_voxels": int(inside.sum()),
             "grid": "x".join(str(s) for s in bold.shape[:3])}
+
+
+def slice_time_reference(sidecar: Mapping[str, object], tr: float) -> float:
+    """Where in each volume's acquisition the model samples, as a fraction of the TR.
+
+    fMRIPrep's slice-timing correction shifts every slice to ``StartTime`` (the middle of
+    the acquisition), which its BOLD sidecar records with ``SliceTimingCorrected: true``;
+    nilearn's ``first_level_from_bids`` then sets ``slice_time_ref = StartTime / TR``, and
+    so do we. Uncorrected data are modelled at the start of each volume (0).
+    """
+    start = sidecar.get("StartTime")
+    if sidecar.get("SliceTimingCorrected") is True and isinstance(start, (int, float)):
+        return float(min(max(start / tr, 0.0), 1.0))
+    return 0.0
 
 
 def _load(path: Path) -> nib.Nifti1Image:

@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+import nibabel as nib
+import numpy as np
 import pandas as pd
 
 
@@ -61,11 +63,46 @@ def write_text(text: str, target: str | os.PathLike[str]) -> None:
         tmp.write_text(text)
 
 
-def save_nifti(img: Any, target: str | os.PathLike[str]) -> None:
-    """Save a nibabel image atomically (keeps the ``.nii.gz`` suffix for compression)."""
+def save_nifti(img: Any, target: str | os.PathLike[str], dtype: Any = None) -> None:
+    """Save a nibabel image atomically (keeps the ``.nii.gz`` suffix for compression).
+
+    Parameters
+    ----------
+    img : nibabel.Nifti1Image
+        The image to write.
+    target : path
+        Its file name (``.nii.gz`` or ``.nii``).
+    dtype : numpy dtype, optional
+        Store the data as this type, with nibabel's scaling for integer types (the
+        simulator writes int16 BOLD series, as fMRIPrep does). By default continuous
+        (floating-point) data are stored as float32 without scaling and integer or boolean
+        data (masks, label images) keep an integer type: nibabel would otherwise store a
+        map built on a uint8 mask's header as uint8 with a scale factor.
+    """
     suffix = ".nii.gz" if str(target).endswith(".nii.gz") else ".nii"
+    out = storage_image(img) if dtype is None else _as_dtype(img, dtype)
     with atomic_path(target, suffix=suffix) as tmp:
-        img.to_filename(str(tmp))
+        out.to_filename(str(tmp))
+
+
+def storage_image(img: Any) -> nib.Nifti1Image:
+    """``img`` with the on-disk type its content calls for (see :func:`save_nifti`)."""
+    data = np.asanyarray(img.dataobj)
+    if np.issubdtype(data.dtype, np.floating):
+        data = data.astype(np.float32, copy=False)
+    elif data.dtype == bool:
+        data = data.astype(np.uint8)
+    header = img.header.copy()
+    header.set_data_dtype(data.dtype)
+    out = nib.Nifti1Image(data, img.affine, header)
+    out.header.set_slope_inter(None, None)  # no scaling: the stored values are the values
+    return out
+
+
+def _as_dtype(img: Any, dtype: Any) -> nib.Nifti1Image:
+    out = nib.Nifti1Image(np.asanyarray(img.dataobj), img.affine, img.header.copy())
+    out.set_data_dtype(dtype)
+    return out
 
 
 def read_tsv(path: str | os.PathLike[str], **kwargs: Any) -> pd.DataFrame:

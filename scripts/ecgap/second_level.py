@@ -24,6 +24,7 @@ import pandas as pd
 from nilearn.glm.second_level import SecondLevelModel, non_parametric_inference
 from nilearn.image import math_img, resample_to_img
 from nilearn.maskers import NiftiMasker
+from nilearn.masking import intersect_masks
 from nilearn.plotting import plot_design_matrix
 from nilearn.reporting import get_clusters_table
 from scipy import stats
@@ -62,10 +63,44 @@ def delta_sessions(delta: str, sessions: Sequence[str]) -> list[str]:
 
 def included_subjects(participants: pd.DataFrame, exclusions: pd.DataFrame,
                       sessions: Sequence[str]) -> tuple[pd.DataFrame, list[str]]:
-    """Participants with no excluded run among ``sessions``, and the dropped ones."""
-    bad = exclusions[exclusions["session"].isin(sessions)]["subject"].astype(str)
+    """Participants with no session lost to QC among ``sessions``, and the dropped ones
+    (a session with several runs is lost only when QC excludes all of them)."""
+    lost = exclusions[exclusions["session_excluded"].astype(bool)]
+    bad = lost[lost["session"].isin(sessions)]["subject"].astype(str)
     dropped = sorted(set(bad) & set(participants["subject"]))
     return participants[~participants["subject"].isin(dropped)], dropped
+
+
+def complete_covariates(participants: pd.DataFrame, columns: Sequence[str]
+                        ) -> tuple[pd.DataFrame, list[str]]:
+    """Participants with every one of ``columns`` known, and the subjects left out for
+    an n/a value (reported in the sidecars)."""
+    complete = participants[list(columns)].notna().all(axis=1)
+    return participants[complete], sorted(participants.loc[~complete, "subject"].astype(str))
+
+
+def group_mask(masks: Mapping[str, Sequence[str]], fraction: float) -> nib.Nifti1Image:
+    """The group analyses' mask from the brain masks of the runs that pass QC.
+
+    Parameters
+    ----------
+    masks : mapping
+        Per subject, the brain masks of its runs that QC keeps.
+    fraction : float
+        Keep voxels inside the masks of at least this fraction of subjects
+        (``second_level.mask_fraction``; 1 is the strict intersection, as SPM's).
+
+    Each subject contributes the intersection of its runs. Real EPI masks lose signal in
+    orbitofrontal and inferior temporal cortex, so a strict intersection over many
+    subjects can cut medial OFC; a fraction below 1 keeps such voxels, where the maps of
+    subjects without data there hold zeros.
+    """
+    per_subject = [intersect_masks(list(paths), threshold=1, connected=False)
+                   for paths in masks.values() if paths]
+    if len(per_subject) == 1:
+        return per_subject[0]
+    # nilearn keeps voxels in *more* than threshold x n masks; we want at least fraction.
+    return intersect_masks(per_subject, threshold=max(fraction - 1e-6, 0.0), connected=False)
 
 
 def group_design(subjects: pd.DataFrame, covariates: Sequence[str],

@@ -1,0 +1,85 @@
+"""Writing a whole simulated study in one process, outside the workflow.
+
+The workflow simulates its default study rule by rule (``rules/simulate.smk``); tests and
+benchmarks that need a BIDS + fMRIPrep dataset *made elsewhere*, as a user's data are,
+call :func:`write_study`, which writes the same files with the same library functions.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+
+from ecgap.bids import Layout, canonical_run_paths
+from ecgap.io import read_tsv, save_nifti, write_json, write_tsv
+from ecgap.simulate_behaviour import BehaviourParams, study_from_config, write_behaviour_dataset
+from ecgap.simulate_images import ImagingParams, simulate_run, subject_gains
+from ecgap.task import n_volumes
+
+#: Seconds of scanning after the last event of a simulated run.
+LEAD_OUT_S = 16.0
+
+
+def write_run(events: pd.DataFrame, gains: pd.Series, session_index: int, high_motion: bool,
+              sim: Mapping[str, Any], task: str, subject: str,
+              paths: Mapping[str, Path]) -> None:
+    """Simulate one run and write its fMRIPrep-style files.
+
+    Parameters
+    ----------
+    events : pandas.DataFrame
+        The run's events table (onset and duration in s).
+    gains : pandas.Series
+        The subject's planted imaging gains (a row of the truth's imaging_subjects.tsv).
+    session_index : int
+        Position of the session in study order (0 = Pre).
+    high_motion : bool
+        Whether the run is simulated with heavy head motion.
+    sim : mapping
+        The config's ``simulate`` section (imaging, grid_mm, tr, seed).
+    task, subject : str
+        BIDS task and subject labels (the subject label seeds the run).
+    paths : mapping
+        Target files: bold, bold_json, mask, confounds, confounds_json.
+    """
+    n_vols = n_volumes(events, sim["tr"], LEAD_OUT_S)
+    index = int(subject) * 10 + session_index
+    bold, mask, confounds, sidecar = simulate_run(
+        events, gains, session_index, high_motion, ImagingParams(**sim["imaging"]),
+        sim["grid_mm"], sim["tr"], n_vols, seed=[sim["seed"], 1, index])
+    save_nifti(bold, paths["bold"], dtype=np.int16)  # fMRIPrep stores BOLD as int16 too
+    save_nifti(mask, paths["mask"])
+    write_json({"RepetitionTime": sim["tr"], "TaskName": task, "SkullStripped": False,
+                "SliceTimingCorrected": False, "Description": "simulated by ecgap",
+                "HighMotion": high_motion}, paths["bold_json"])
+    write_tsv(confounds, paths["confounds"])
+    write_json(sidecar, paths["confounds_json"])
+
+
+def write_study(config: Mapping[str, Any], bids_dir: Path, fmriprep_dir: Path,
+                truth_dir: Path) -> list[str]:
+    """Write the simulated study a validated config describes; return its subjects.
+
+    The raw dataset goes to ``bids_dir``, the derivatives to ``fmriprep_dir`` and the
+    planted truth to ``truth_dir``, with the file names the workflow's simulate rules use.
+    """
+    study = study_from_config(config)
+    sim = config["simulate"]
+    write_behaviour_dataset(study, BehaviourParams(**sim["behaviour"]), bids_dir,
+                            fmriprep_dir, truth_dir)
+    subjects = read_tsv(truth_dir / "subjects.tsv")
+    gains = subject_gains(subjects, config["data"]["groups"]["affect"],
+                          ImagingParams(**sim["imaging"]), sim["seed"])
+    write_tsv(gains, truth_dir / "imaging_subjects.tsv")
+    gains = gains.set_index("participant_id")
+    runs = read_tsv(truth_dir / "runs.tsv", dtype={"subject": str, "session": str})
+    layout = Layout(bids_dir, fmriprep_dir, study.task, config["data"]["space"])
+    for run in runs.itertuples():
+        paths = canonical_run_paths(layout, run.subject, run.session)
+        write_run(read_tsv(paths["events"]), gains.loc[f"sub-{run.subject}"],
+                  study.sessions.index(run.session), bool(run.high_motion), sim, study.task,
+                  run.subject, paths)
+    return study.subjects
