@@ -86,7 +86,7 @@ def test_design_and_exclusions():
     assert design[["affect", "memory"]].sum().tolist() == [8, 9]
     assert abs(design["age"].mean()) < 1e-12  # centred
     exclusions = pd.DataFrame({"subject": ["03", "12"], "session": ["post2", "pre"],
-                               "reason": ["x", "y"]})
+                               "reason": ["x", "y"], "session_excluded": [True, True]})
     kept, dropped = included_subjects(subjects, exclusions, ["pre", "post1"])
     assert dropped == ["12"] and len(kept) == 16
     assert delta_sessions("delta2", ["s1", "s2", "s3"]) == ["s2", "s3"]
