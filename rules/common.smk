@@ -13,7 +13,7 @@ from ecgap.first_level import (FIRST_LEVEL_STATS, SOVT_CONTRASTS, first_level_ou
                                sovt_contrasts)
 from ecgap.ingest import read_participants
 from ecgap.io import InputError
-from ecgap.second_level import GROUP_CONTRASTS, GROUP_STATS
+from ecgap.second_level import DELTAS, GROUP_CONTRASTS, GROUP_STATS, delta_sessions
 from ecgap.simulate_behaviour import missing_memory_subjects, study_from_config
 
 def stop_on_input_error(check, *args):
@@ -81,6 +81,18 @@ else:
 SESSION_RUNS = {(s, ses): [r for r, info in RUNS.items()
                            if (info["subject"], info["session"]) == (s, ses)]
                 for s in SUBJECTS for ses in SESSIONS}
+SESSION_RUNS = {key: runs for key, runs in SESSION_RUNS.items() if runs}
+#: Sessions a subject lacks (real data only): it is kept for the change periods it has.
+MISSING_SESSIONS = [key for key in ((s, ses) for s in SUBJECTS for ses in SESSIONS)
+                    if key not in SESSION_RUNS]
+for _subject, _session in MISSING_SESSIONS:
+    print(f"ecgap: sub-{_subject} has no session {_session!r}; it is kept for the change "
+          "periods it has", file=sys.stderr)
+#: The subjects with both sessions of each change period.
+DELTA_SUBJECTS = {delta: [s for s in SUBJECTS
+                          if all((s, ses) in SESSION_RUNS
+                                 for ses in delta_sessions(delta, SESSIONS))]
+                  for delta in DELTAS}
 RUN_IDS = list(RUNS)
 
 wildcard_constraints:
@@ -173,16 +185,23 @@ wildcard_constraints:
 
 
 def change_map_outputs():
-    """The eight change maps of one subject (wildcard subject kept)."""
-    return expand(CHANGE_MAP.replace("{subject}", "{{subject}}"),
-                  contrast=CHANGE_CONTRASTS, delta=["delta1", "delta2"])
+    """The four change maps (one per contrast) of one subject and change period."""
+    return expand(CHANGE_MAP.replace("{subject}", "{{subject}}").replace("{delta}", "{{delta}}"),
+                  contrast=CHANGE_CONTRASTS)
 
 
 def get_subject_effect_maps(wildcards):
-    """The subject's first-level effect maps, keyed contrast_session."""
+    """The subject's first-level effect maps in the two sessions of the change period,
+    keyed contrast_session."""
     return {f"{c}_{ses}": FIRST_LEVEL_EFFECT.format(subject=wildcards.subject, session=ses,
                                                      contrast=c)
-            for c in CHANGE_CONTRASTS for ses in SESSIONS}
+            for c in CHANGE_CONTRASTS for ses in delta_sessions(wildcards.delta, SESSIONS)}
+
+
+def delta_subjects(spec):
+    """The subjects with both sessions of an analysis' change period, and those without."""
+    have = DELTA_SUBJECTS[spec["delta"]]
+    return have, [s for s in SUBJECTS if s not in have]
 
 
 def get_analysis(wildcards):
@@ -192,7 +211,15 @@ def get_analysis(wildcards):
 def get_analysis_change_maps(wildcards):
     """Every subject's change map for one analysis (QC exclusions are applied in the job)."""
     a = ANALYSES[wildcards.analysis]
-    return expand(CHANGE_MAP, subject=SUBJECTS, contrast=a["contrast"], delta=a["delta"])
+    return expand(CHANGE_MAP, subject=delta_subjects(a)[0], contrast=a["contrast"],
+                  delta=a["delta"])
+
+
+def get_analysis_subjects(wildcards):
+    """The subjects an analysis can use (both sessions of its change period), and those
+    lacking a session."""
+    have, lacking = delta_subjects(ANALYSES[wildcards.analysis])
+    return {"subjects": have, "lacking_session": lacking}
 
 
 def get_run_masks(wildcards):
@@ -269,7 +296,13 @@ def get_conjunction_maps(wildcards):
 
 def get_bb_change_maps(wildcards):
     b = BB_ANALYSES[wildcards.bb]
-    return expand(CHANGE_MAP, subject=SUBJECTS, contrast=b["contrast"], delta=b["delta"])
+    return expand(CHANGE_MAP, subject=delta_subjects(b)[0], contrast=b["contrast"],
+                  delta=b["delta"])
+
+
+def get_bb_subjects(wildcards):
+    have, lacking = delta_subjects(BB_ANALYSES[wildcards.bb])
+    return {"subjects": have, "lacking_session": lacking}
 
 
 ROI_SETS = {
@@ -308,7 +341,8 @@ def get_roi_inputs(wildcards):
     }
 
 
-ROI_MAP_KEYS = [(s, ses, c) for s in SUBJECTS for ses in SESSIONS for c in ("HE", "LE")]
+ROI_MAP_KEYS = [(s, ses, c) for s in SUBJECTS for ses in SESSIONS for c in ("HE", "LE")
+                if (s, ses) in SESSION_RUNS]
 
 
 def get_roi_contrasts(wildcards):
@@ -379,7 +413,8 @@ def behaviour_tables():
 
 
 def first_level_maps(contrasts=tuple(SOVT_CONTRASTS)):
-    return expand(FIRST_LEVEL_EFFECT, subject=SUBJECTS, session=SESSIONS, contrast=contrasts)
+    return [FIRST_LEVEL_EFFECT.format(subject=s, session=ses, contrast=c)
+            for s, ses in SESSION_RUNS for c in contrasts]
 
 
 def get_final_outputs():

@@ -23,7 +23,8 @@ rule brain_behaviour:
         group=DATA["groups"][BB["group"]],
         role=BB["group"],
         covariates=BB_COVARIATES,
-        subjects=SUBJECTS,
+        subjects=lambda wildcards: get_bb_subjects(wildcards)["subjects"],
+        lacking_session=lambda wildcards: get_bb_subjects(wildcards)["lacking_session"],
         sessions=SESSIONS,
         inference=inference_params(),
     log:

@@ -9,9 +9,11 @@ rule change_maps:
     params:
         sessions=SESSIONS,
     log:
-        f"{RESULTS}/logs/change_maps/sub-{{subject}}.log",
+        f"{RESULTS}/logs/change_maps/sub-{{subject}}_{{delta}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/change_maps/sub-{{subject}}.tsv"
+        f"{RESULTS}/benchmarks/change_maps/sub-{{subject}}_{{delta}}.tsv"
+    wildcard_constraints:
+        delta="|".join(DELTAS),
     threads: 1
     resources:
         mem_mb=1000,
@@ -63,7 +65,8 @@ rule second_level:
         sidecar=f"{SECOND_LEVEL}_statmap.json",
     params:
         analysis=get_analysis,
-        subjects=SUBJECTS,
+        subjects=lambda wildcards: get_analysis_subjects(wildcards)["subjects"],
+        lacking_session=lambda wildcards: get_analysis_subjects(wildcards)["lacking_session"],
         sessions=SESSIONS,
         covariates=DATA["covariates"],
         inference=get_analysis_inference,

@@ -28,6 +28,9 @@ def main(smk):
     kept, no_covariate = complete_covariates(kept, p.covariates)
     ratings = read_tsv(smk.input.ratings, dtype={"subject": str})
     score = behaviour_score(analysis["score"], ratings, participants, p.sessions)
+    # An n/a score (a practice time not recorded) leaves the subject out, as an n/a covariate.
+    no_score = sorted(set(kept["subject"]) - set(score.dropna().index))
+    kept = kept[~kept["subject"].isin(no_score)]
     design = regression_design(kept, score, p.covariates)
     map_of = dict(zip(p.subjects, smk.input.maps))
     maps = [nib.load(map_of[s]) for s in design.index]
@@ -45,7 +48,8 @@ def main(smk):
     save_design_figure(design, smk.output.design_figure)
     write_json({"Analysis": analysis, "Score": score_label(analysis["score"]),
                 "Group": p.role, "N": len(design), "DroppedByQC": dropped,
-                "DroppedMissingCovariate": no_covariate,
+                "DroppedMissingCovariate": no_covariate, "DroppedMissingScore": no_score,
+                "DroppedMissingSession": list(p.lacking_session),
                 "Covariates": list(p.covariates), "CovariatesCentred": True,
                 "ScoreCentred": True, **inference_sidecar(settings, design)},
                smk.output.sidecar)

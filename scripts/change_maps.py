@@ -1,4 +1,5 @@
-"""Rule change_maps: delta1 = Post1 - Pre and delta2 = Post2 - Post1 of each effect map."""
+"""Rule change_maps: one subject's change of each effect map over one change period
+(delta1 = Post1 - Pre, delta2 = Post2 - Post1)."""
 
 import sys
 
@@ -12,10 +13,9 @@ from ecgap.snake import run
 
 
 def main(smk):
+    first, second = delta_sessions(smk.wildcards.delta, smk.params.sessions)
     for path in smk.output:
         contrast = path.split("_contrast-")[1].split("_")[0]
-        delta = path.split("_desc-")[1].split("_")[0]
-        first, second = delta_sessions(delta, smk.params.sessions)
         img = change_map(nib.load(smk.input[f"{contrast}_{first}"]),
                          nib.load(smk.input[f"{contrast}_{second}"]))
         save_nifti(img, path)

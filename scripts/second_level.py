@@ -48,6 +48,7 @@ def main(smk):
     write_json({"Analysis": analysis, "N": len(kept),
                 "NPerGroup": kept["role"].value_counts().to_dict(),
                 "DroppedByQC": dropped, "DroppedMissingCovariate": no_covariate,
+                "DroppedMissingSession": list(p.lacking_session),
                 "Covariates": list(p.covariates),
                 "CovariatesCentred": True, **sidecar},
                smk.output.sidecar)

@@ -257,7 +257,16 @@ def _layout(tmp):
 @case("bids/sub-01/ses-post1/func/sub-01_ses-post1_task-sovt_events.tsv",
       "sub-01 has no session 'post1': events file not found")
 def layout_missing_session(files, tmp):
+    # fMRIPrep has the session, the raw data lack its events.
+    bold = Path(str(files["bold"]).replace("ses-pre", "ses-post1"))
+    bold.parent.mkdir(parents=True)
+    bold.write_bytes(files["bold"].read_bytes())
     return lambda: study_runs(_layout(tmp), ["01"], ["pre", "post1"])
+
+
+@case("bids", "no subject has session 'post9': check data.sessions")
+def layout_unknown_session(files, tmp):
+    return lambda: study_runs(_layout(tmp), ["01"], ["pre", "post9"])
 
 
 @case("bold", "missing bold file for sub-01 ses-pre")

@@ -132,11 +132,41 @@ def test_every_layout_problem_is_reported_at_once(run_files, tmp_path):
     with pytest.raises(LayoutError) as err:
         study_runs(layout, ["01", "02"], ["pre", "post1"])
     text = str(err.value)
-    assert len(err.value.problems) == 5
-    assert text.startswith("5 problems in the input layout")
+    assert len(err.value.problems) == 4
+    assert text.startswith("4 problems in the input layout")
     for words in ("missing mask file for sub-01 ses-pre", "missing confounds file",
-                  "sub-01 has no session 'post1'", "sub-02 has no session 'pre'"):
+                  "no subject has session 'post1': check data.sessions",
+                  "sub-02 has no 'sovt' events in any session"):
         assert words in text
+
+
+def test_a_missing_session_is_not_an_error_unless_fmriprep_has_it(run_files, tmp_path):
+    layout = _layout(tmp_path)
+    for name, key in (("02", "events"), ("02", "bold")):
+        path = run_files[key]
+        target = Path(str(path).replace("sub-01", f"sub-{name}"))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, target)
+    # sub-01 has Pre only, sub-02 Pre only: nobody has post1 -> a config problem.
+    with pytest.raises(LayoutError, match="no subject has session 'post1'"):
+        study_runs(layout, ["01", "02"], ["pre", "post1"])
+    # Give sub-02 a complete post1: sub-01 simply lacks it and is kept.
+    for key in ("events", "bold", "bold_json", "mask", "confounds", "confounds_json"):
+        source = run_files[key]
+        target = Path(str(source).replace("sub-01", "sub-02").replace("ses-pre", "ses-post1"))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(source, target)
+    for key in ("mask", "bold_json", "confounds", "confounds_json"):
+        target = Path(str(run_files[key]).replace("sub-01", "sub-02"))
+        shutil.copy(run_files[key], target)
+    runs = study_runs(layout, ["01", "02"], ["pre", "post1"])
+    assert sorted(runs) == ["sub-01_ses-pre", "sub-02_ses-post1", "sub-02_ses-pre"]
+    # BOLD without events is an error: the events file is what is missing.
+    bold = Path(str(run_files["bold"]).replace("ses-pre", "ses-post1"))
+    bold.parent.mkdir(parents=True)
+    shutil.copy(run_files["bold"], bold)
+    with pytest.raises(LayoutError, match="sub-01 has no session 'post1': events file"):
+        study_runs(layout, ["01", "02"], ["pre", "post1"])
 
 
 def test_run_numbers_match_across_zero_padding():

@@ -5,8 +5,9 @@ into a folder outside the working directory, in the layout real fMRIPrep output 
 derivatives inside ``bids/derivatives/fmriprep`` (found without ``data.fmriprep_dir``),
 ``res-2`` images beside decoy spaces, raw ``run-01``/``run-02`` matched to derivative
 ``run-1``/``run-2`` for one subject, pre-20.2 ``desc-confounds_regressors`` for another,
-uncompressed ``.nii`` for a third, a symlinked subject folder, extra and ``n/a`` trial
-types, an ``n/a`` covariate and a subject excluded by the config. Every input file must
+uncompressed ``.nii`` for a third, a symlinked subject folder, a subject without its
+Post2 session, extra and ``n/a`` trial types, an ``n/a`` covariate and a subject
+excluded by the config. Every input file must
 be present and byte-identical after each kind of run.
 """
 
@@ -38,13 +39,14 @@ SCHEMA = REPO / "config" / "schema" / "config.schema.yaml"
 SPACE = "MNI152NLin2009cAsym"
 STUDY = {
     "data": {"source": "simulate"},
-    "simulate": {"seed": 11, "n_affect": 6, "n_memory": 6, "n_high_motion_runs": 0,
+    "simulate": {"seed": 11, "n_affect": 7, "n_memory": 7, "n_high_motion_runs": 0,
                  "grid_mm": 8, "task": {"videos_per_type": 3},
                  "imaging": {"delta1_pct": 3.0, "delta2_pct": 2.5, "region_fwhm_mm": 20,
                              "noise_pct": 0.5}},
 }
-MULTI_RUN, OLD_FMRIPREP, UNCOMPRESSED, SYMLINKED = "01", "02", "03", "04"
-NA_COVARIATE, EXCLUDED = "08", "12"
+MULTI_RUN, OLD_FMRIPREP, UNCOMPRESSED, SYMLINKED, NO_POST2 = "01", "02", "03", "04", "05"
+SLICE_TIMED = "06"
+NA_COVARIATE, EXCLUDED = "08", "14"
 
 
 def _rename(path: Path, old: str, new: str) -> Path:
@@ -98,6 +100,11 @@ def _real_layout(root: Path) -> Path:
                 decoy = der / f"{run_prefix}_space-MNI152NLin6Asym_desc-smoothAROMAnonaggr_bold.nii.gz"
                 decoy.write_bytes(b"")
                 (der / f"{run_prefix}_space-fsaverage5_hemi-L_bold.func.gii").write_bytes(b"")
+            if subject == SLICE_TIMED:  # fMRIPrep's slice-timing correction to mid-TR
+                for path in der.glob("*_desc-preproc_bold.json"):
+                    sidecar = json.loads(path.read_text())
+                    path.write_text(json.dumps({**sidecar, "SliceTimingCorrected": True,
+                                                "StartTime": 0.95}))
             if subject == OLD_FMRIPREP:
                 for path in der.glob("*_desc-confounds_timeseries.*"):
                     _rename(path, "_timeseries.", "_regressors.")
@@ -108,6 +115,8 @@ def _real_layout(root: Path) -> Path:
                         nib.save(img, path.with_name(path.name[:-3]))
                         path.unlink()
     _extra_events(layout)
+    for folder in (bids, fmriprep):  # one subject never came back for Post2
+        shutil.rmtree(folder / f"sub-{NO_POST2}" / "ses-post2")
     moved = root / "elsewhere" / f"sub-{SYMLINKED}"
     moved.parent.mkdir()
     shutil.move(bids / f"sub-{SYMLINKED}", moved)
@@ -204,6 +213,7 @@ def test_every_kind_of_run_leaves_the_inputs_untouched(outside, tmp_path_factory
     # sub-01 ses-pre has two runs of 6 videos each.
     counts = ratings.groupby(["subject", "session"]).size()
     assert counts[(MULTI_RUN, "pre")] == 12 and (counts.drop((MULTI_RUN, "pre")) == 6).all()
+    assert (NO_POST2, "post2") not in counts.index
 
     work = tmp_path_factory.mktemp("work")
     config = _config(work / "config.yaml", outside)
@@ -242,7 +252,8 @@ def test_every_kind_of_run_leaves_the_inputs_untouched(outside, tmp_path_factory
 def _check_results(work: Path) -> None:
     results = work / "results"
     runs = read_tsv(results / "ingest/runs.tsv", dtype={"subject": str, "run": str})
-    assert len(runs) == 11 * 3 + 1  # 12 subjects, one excluded; sub-01 Pre has two runs
+    # 14 subjects, one excluded; sub-01 Pre has two runs; sub-05 has no Post2.
+    assert len(runs) == 13 * 3 + 1 - 1
     assert set(runs.loc[runs.subject == MULTI_RUN, "run"].dropna()) == {"1", "2"}
     assert runs.bold.str.contains("_res-2_").all()
     assert runs.loc[runs.subject == UNCOMPRESSED, "bold"].str.endswith(".nii").all()
@@ -253,18 +264,26 @@ def _check_results(work: Path) -> None:
     assert sidecar["Runs"] == ["sub-01_ses-pre_run-1", "sub-01_ses-pre_run-2"]
     assert "button_press" in sidecar["IgnoredTrialTypes"] and "fixation" in \
         sidecar["IgnoredTrialTypes"]
+    assert sidecar["SliceTimeRef"] == 0
+    timed = json.loads((results / f"first_level/sub-{SLICE_TIMED}/ses-post1/sub-{SLICE_TIMED}"
+                        "_ses-post1_task-sovt_statmap.json").read_text())
+    assert timed["SliceTimeRef"] == pytest.approx(0.95 / 2.0)
     design = read_tsv(results / "first_level/sub-01/ses-pre/sub-01_ses-pre_task-sovt_design.tsv")
     assert set(design["run"]) == {"sub-01_ses-pre_run-1", "sub-01_ses-pre_run-2"}
     group = json.loads((results / "second_level/empathyHELE/"
                         "task-sovt_desc-empathyHELE_statmap.json").read_text())
-    assert group["DroppedMissingCovariate"] == [NA_COVARIATE] and group["N"] == 10
+    assert group["DroppedMissingCovariate"] == [NA_COVARIATE] and group["N"] == 12
+    assert group["DroppedMissingSession"] == []
+    compassion = json.loads((results / "second_level/compassionHELE/"
+                             "task-sovt_desc-compassionHELE_statmap.json").read_text())
+    assert compassion["DroppedMissingSession"] == [NO_POST2] and compassion["N"] == 11
     bb = json.loads((results / "brain_behaviour/empathyRating/"
                      "task-sovt_desc-empathyRating_statmap.json").read_text())
-    assert bb["DroppedMissingCovariate"] == [] and bb["N"] == 6  # no covariates: all affect
+    assert bb["DroppedMissingCovariate"] == [] and bb["N"] == 7  # no covariates: all affect
     excluded = read_tsv(results / "ingest/excluded_subjects.tsv", dtype={"subject": str})
     assert excluded.to_dict("records") == [{"subject": EXCLUDED, "reason": "withdrew consent"}]
     manova = read_tsv(results / "behaviour/manova.tsv")
-    assert (manova["n"] == 10).all()
+    assert (manova["n"] == 11).all()  # listwise: complete covariates and all sessions
     links = [p for p in results.rglob("*") if p.is_symlink()]
     assert links == [], links[:3]
     assert (results / "report/findings.json").is_file()

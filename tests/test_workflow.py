@@ -476,13 +476,27 @@ def test_bids_source_reads_a_real_layout(tiny_bids, tmp_path):
     assert len(runs) == N * 3 and (runs.tr == 2.0).all()
 
 
-def test_missing_session_fails_before_any_job(tiny_bids, tmp_path):
+def test_missing_session_keeps_the_subject_for_the_period_it_has(tiny_bids, tmp_path):
+    data = _copy_data(tiny_bids, tmp_path)
+    for root in ("bids", "derivatives/fmriprep"):
+        shutil.rmtree(data / root / "sub-02/ses-post2")
+    proc = run_snakemake(tmp_path, "--dry-run", configfile=bids_config(tmp_path, data))
+    assert "sub-02 has no session 'post2'; it is kept for the change periods it has" in \
+        proc.stderr
+    jobs = dict(line.split() for line in proc.stdout.splitlines()
+                if line.split()[:1] in (["change_maps"], ["first_level"], ["ingest_run"]))
+    assert jobs == {"change_maps": str(2 * N - 1), "first_level": str(3 * N - 1),
+                    "ingest_run": str(3 * N - 1)}
+
+
+def test_missing_events_beside_fmriprep_bold_fails_before_any_job(tiny_bids, tmp_path):
     data = _copy_data(tiny_bids, tmp_path)
     shutil.rmtree(data / "bids/sub-02/ses-post2")
     proc = run_snakemake(tmp_path, configfile=bids_config(tmp_path, data), check=False)
     assert proc.returncode != 0
     assert "sub-02 has no session 'post2'" in proc.stderr
     assert "sub-02_ses-post2_task-sovt_events.tsv" in proc.stderr
+    assert "Traceback" not in proc.stderr
     _no_outputs(tmp_path)
 
 

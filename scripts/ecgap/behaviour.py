@@ -107,10 +107,7 @@ def cell_means(ratings: pd.DataFrame, sessions: Sequence[str]) -> pd.DataFrame:
                if (r, s, v) not in wide.columns]
     if missing:
         raise InputError("ratings", f"no ratings for cells {missing[:3]}")
-    if wide.isna().any().any():
-        bad = wide.index[wide.isna().any(axis=1)].tolist()
-        raise InputError("ratings", f"subjects with an empty cell (all ratings n/a): {bad}")
-    return wide
+    return wide  # a subject lacking a session has n/a cells; the MANOVAs drop it listwise
 
 
 def contrast_scores(wide: pd.DataFrame, kind: str, sessions: Sequence[str],
@@ -155,7 +152,7 @@ def sovt_manova(ratings: pd.DataFrame, participants: pd.DataFrame, sessions: Seq
                 covariates: Sequence[str], center: bool,
                 ratings_used: Sequence[str] = RATINGS) -> pd.DataFrame:
     """The SoVT repeated-measures MANOVA (all ratings) as a table, one row per effect."""
-    wide = cell_means(ratings, sessions)
+    wide = cell_means(ratings, sessions).dropna()  # listwise, as SPSS's repeated measures
     subjects = _subjects(participants, wide.index, covariates)
     wide = wide.loc[subjects.index]
     x = design_matrix(subjects, covariates, center)
@@ -210,6 +207,11 @@ def session_means(wide: pd.DataFrame, video: str | None) -> dict[str, pd.DataFra
     return out
 
 
+def _pairs(first: pd.Series, second: pd.Series) -> int:
+    """Subjects with both values (pingouin drops incomplete pairs)."""
+    return int((first.notna() & second.notna()).sum())
+
+
 def sovt_ttests(ratings: pd.DataFrame, participants: pd.DataFrame,
                 sessions: Sequence[str]) -> pd.DataFrame:
     """Paired t-tests (sessions within group; HE vs LE across all) and Student t-tests
@@ -223,7 +225,7 @@ def sovt_ttests(ratings: pd.DataFrame, participants: pd.DataFrame,
         he = wide[rating].xs("HE", axis=1, level="video_type").mean(axis=1)
         le = wide[rating].xs("LE", axis=1, level="video_type").mean(axis=1)
         rows.append(_ttest_row("HE vs LE", "all", rating, "HE - LE",
-                               pg.ttest(he, le, paired=True), len(he)))
+                               pg.ttest(he, le, paired=True), _pairs(he, le)))
     for video in (None, "HE", "LE"):
         label = "all videos" if video is None else video
         for rating, table in session_means(wide, video).items():
@@ -233,13 +235,15 @@ def sovt_ttests(ratings: pd.DataFrame, participants: pd.DataFrame,
                 for a, b, contrast in ((pre, post1, "delta1"), (post1, post2, "delta2")):
                     result = pg.ttest(sel[b], sel[a], paired=True)
                     rows.append(_ttest_row("within group", name, measure,
-                                           f"{contrast} ({b} - {a})", result, len(sel)))
+                                           f"{contrast} ({b} - {a})", result,
+                                           _pairs(sel[a], sel[b])))
             for session in sessions:
                 a = table.loc[group == "affect", session]
                 m = table.loc[group == "memory", session]
                 result = pg.ttest(a, m, paired=False, correction=False)
                 rows.append(_ttest_row("between groups", "affect - memory", measure,
-                                       session, result, len(a) + len(m)))
+                                       session, result,
+                                       int(a.notna().sum() + m.notna().sum())))
     return pd.DataFrame(rows)
 
 

@@ -275,11 +275,13 @@ def check_complete(
     sessions: Iterable[str] | None,
     require: Iterable[str] = ("events", "bold", "mask", "confounds"),
     problems: list[tuple[str, str]] | None = None,
+    missing_sessions: list[tuple[str, str]] | None = None,
 ) -> None:
     """Report every subject, session or file that is missing.
 
     With ``problems`` the ``(file, problem)`` pairs are appended to it; without it the
-    first one raises an InputError.
+    first one raises an InputError. With ``missing_sessions`` a session without any
+    events file is not a problem but a ``(subject, session)`` appended there.
     """
     collect = [] if problems is None else problems
     sessions = list(sessions) if sessions else [None]
@@ -288,6 +290,10 @@ def check_complete(
             sel = runs[(runs.subject == subject)
                        & (runs.session.fillna("") == (session or ""))]
             if sel.empty:
+                if (missing_sessions is not None and session is not None
+                        and not _has_bold(layout, subject, session)):
+                    missing_sessions.append((subject, session))
+                    continue
                 expected = canonical_run_paths(layout, subject, session)["events"]
                 what = f"session {session!r}" if session else f"task {layout.task!r} data"
                 collect.append((str(expected), f"sub-{subject} has no {what}: "
@@ -300,6 +306,12 @@ def check_complete(
                         collect.append((str(expected), _missing(key, row, expected)))
     if problems is None and collect:
         raise InputError(*collect[0])
+
+
+def _has_bold(layout: Layout, subject: str, session: str) -> bool:
+    """Whether fMRIPrep has BOLD of the task for a session (its events must exist then)."""
+    folder = layout.func_dir(layout.fmriprep_dir, subject, session)
+    return any(folder.glob(f"sub-{subject}_*task-{layout.task}_*desc-preproc_bold.nii*"))
 
 
 def _missing(key: str, row: Any, expected: Path) -> str:
@@ -359,19 +371,38 @@ def study_runs(layout: Layout, subjects: Iterable[str], sessions: Iterable[str],
     """Every run of the study's subjects and sessions, keyed by :func:`run_id`.
 
     Each value holds ``subject``, ``session``, ``run`` (number or None) and the run's
-    files (:data:`RUN_FILE_KEYS`). Every problem of the layout (missing sessions or
-    files, ambiguous derivatives) is collected and raised at once as a LayoutError.
+    files (:data:`RUN_FILE_KEYS`). A subject may lack whole sessions (no events file):
+    it is kept for the change periods it has. Every other problem of the layout (a
+    subject with no session at all, a session no subject has, missing files, ambiguous
+    derivatives) is collected and raised at once as a LayoutError.
     """
-    subjects, problems = list(subjects), []
+    subjects, sessions, problems, absent = list(subjects), list(sessions), [], []
     runs = index_runs(layout, resolution, problems)
-    check_complete(runs, layout, subjects, sessions, problems=problems)
+    check_complete(runs, layout, subjects, sessions, problems=problems,
+                   missing_sessions=absent if sessions != [None] else None)
+    for session in sessions:
+        if subjects and sum(ses == session for _, ses in absent) == len(subjects):
+            problems.append((str(layout.bids_dir), f"no subject has session {session!r}: "
+                                                   "check data.sessions"))
+    for subject in subjects:
+        if sum(sub == subject for sub, _ in absent) == len(sessions):
+            expected = canonical_run_paths(layout, subject, sessions[0])["events"]
+            problems.append((str(expected), f"sub-{subject} has no {layout.task!r} events "
+                                            "in any session"))
     if problems:
         raise LayoutError(problems)
-    runs = runs[runs.subject.isin(subjects) & runs.session.isin(list(sessions))]
+    runs = runs[runs.subject.isin(subjects) & runs.session.isin(sessions)]
     return {run_id(r.subject, r.session, r.run):
             {"subject": r.subject, "session": r.session, "run": r.run,
              **{key: Path(getattr(r, key)) for key in RUN_FILE_KEYS}}
             for r in runs.sort_values(["subject", "session", "run"]).itertuples()}
+
+
+def missing_sessions(runs: dict[str, dict[str, Any]], subjects: Iterable[str],
+                     sessions: Iterable[str]) -> list[tuple[str, str]]:
+    """The (subject, session) pairs without any run."""
+    have = {(r["subject"], r["session"]) for r in runs.values()}
+    return [(s, ses) for s in subjects for ses in sessions if (s, ses) not in have]
 
 
 def fmriprep_root(bids_dir: str | Path, fmriprep_dir: str | Path | None) -> Path:
