@@ -160,8 +160,9 @@ def snapshot(root: Path) -> dict[str, tuple]:
 
 
 def _snakemake(workdir: Path, config: Path, *args: str, check: bool = True):
+    # Targets before --configfile, which takes every word that follows as a file.
     cmd = [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "-d", str(workdir),
-           "--cores", "2", "--configfile", str(config), *args]
+           "--cores", "2", *args, "--configfile", str(config)]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
     if check and proc.returncode:
         raise AssertionError(f"{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
