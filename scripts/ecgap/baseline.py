@@ -32,6 +32,13 @@ CONTRASTS = {"HE": "HE", "LE": "LE", "HEMinusLE": "HE - LE", "meanHELE": "0.5*HE
 DELTAS = {"delta1": ("pre", "post1"), "delta2": ("post1", "post2")}
 
 
+def save_float32(img: nib.Nifti1Image, path: Path) -> None:
+    """Write a map as float32, as the workflow does (nilearn's maps carry the mask
+    header's integer type otherwise)."""
+    img.set_data_dtype(np.float32)
+    img.to_filename(str(path))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, required=True,
@@ -82,7 +89,7 @@ def main(argv: list[str] | None = None) -> None:
                       confounds=confounds, sample_masks=sample_mask)
             for name, expression in CONTRASTS.items():
                 effect = model.compute_contrast(expression, output_type="effect_size")
-                effect.to_filename(out / f"{stem}_contrast-{name}_effect.nii.gz")
+                save_float32(effect, out / f"{stem}_contrast-{name}_effect.nii.gz")
                 effects[subject, session, name] = effect
             masks.append(str(mask))
     group_mask = intersect_masks(masks, threshold=1)
@@ -116,8 +123,8 @@ def main(argv: list[str] | None = None) -> None:
                 n_perm=group["n_permutations"], two_sided_test=False,
                 random_state=group["seed"], n_jobs=args.n_jobs,
                 threshold=group["cluster_forming_p"], verbose=0)
-            result["logp_max_size"].to_filename(
-                out / f"{analysis['name']}_{name}_logp_max_size.nii.gz")
+            save_float32(result["logp_max_size"],
+                         out / f"{analysis['name']}_{name}_logp_max_size.nii.gz")
 
     # Brain-behaviour: the change map regressed on a score within the affect group.
     affect = list(participants.loc[participants["group"] == "affect", "subject"])
@@ -144,8 +151,8 @@ def main(argv: list[str] | None = None) -> None:
                 mask=group_mask, n_perm=group["n_permutations"], two_sided_test=False,
                 random_state=group["seed"], n_jobs=args.n_jobs,
                 threshold=group["cluster_forming_p"], verbose=0)
-            result["logp_max_size"].to_filename(
-                out / f"{analysis['name']}_{name}_logp_max_size.nii.gz")
+            save_float32(result["logp_max_size"],
+                         out / f"{analysis['name']}_{name}_logp_max_size.nii.gz")
     total_s = time.perf_counter() - start
     print(f"first level {first_level_s:.1f} s, total {total_s:.1f} s, "
           f"{len(excluded)} runs excluded")

@@ -303,6 +303,7 @@ for name, expression in {"HE": "HE", "LE": "LE", "HEMinusLE": "HE - LE",
     maps = model.compute_contrast(expression, output_type="all")
     for stat, key in (("effect", "effect_size"), ("variance", "effect_variance"),
                       ("z", "z_score")):
+        maps[key].set_data_dtype("float32")  # as the workflow stores maps
         maps[key].to_filename(f"{out}_{name}_{stat}.nii.gz")
 print(time.perf_counter() - start)
 """
