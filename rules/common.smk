@@ -78,10 +78,9 @@ else:
                     if (p := LAYOUT.beh_file(s, ses, DATA["memory"]["task"])).is_file()]
 
 #: The runs of each subject and session (several when the task has run- entities).
-SESSION_RUNS = {(s, ses): [r for r, info in RUNS.items()
-                           if (info["subject"], info["session"]) == (s, ses)]
-                for s in SUBJECTS for ses in SESSIONS}
-SESSION_RUNS = {key: runs for key, runs in SESSION_RUNS.items() if runs}
+SESSION_RUNS = {}
+for _run, _info in RUNS.items():
+    SESSION_RUNS.setdefault((_info["subject"], _info["session"]), []).append(_run)
 #: Sessions a subject lacks (real data only): it is kept for the change periods it has.
 MISSING_SESSIONS = [key for key in ((s, ses) for s in SUBJECTS for ses in SESSIONS)
                     if key not in SESSION_RUNS]
@@ -215,11 +214,12 @@ def get_analysis_change_maps(wildcards):
                   delta=a["delta"])
 
 
-def get_analysis_subjects(wildcards):
-    """The subjects an analysis can use (both sessions of its change period), and those
-    lacking a session."""
-    have, lacking = delta_subjects(ANALYSES[wildcards.analysis])
-    return {"subjects": have, "lacking_session": lacking}
+def period_subjects(analyses, wildcard, lacking=False):
+    """Params function: the subjects an analysis (of ``analyses``, named by ``wildcard``)
+    can use, both sessions of its change period present; with ``lacking`` those without."""
+    def get(wildcards):
+        return delta_subjects(analyses[getattr(wildcards, wildcard)])[int(lacking)]
+    return get
 
 
 def get_run_masks(wildcards):
@@ -299,10 +299,6 @@ def get_bb_change_maps(wildcards):
     return expand(CHANGE_MAP, subject=delta_subjects(b)[0], contrast=b["contrast"],
                   delta=b["delta"])
 
-
-def get_bb_subjects(wildcards):
-    have, lacking = delta_subjects(BB_ANALYSES[wildcards.bb])
-    return {"subjects": have, "lacking_session": lacking}
 
 
 ROI_SETS = {

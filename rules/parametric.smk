@@ -23,8 +23,8 @@ rule brain_behaviour:
         group=DATA["groups"][BB["group"]],
         role=BB["group"],
         covariates=BB_COVARIATES,
-        subjects=lambda wildcards: get_bb_subjects(wildcards)["subjects"],
-        lacking_session=lambda wildcards: get_bb_subjects(wildcards)["lacking_session"],
+        subjects=period_subjects(BB_ANALYSES, "bb"),
+        lacking_session=period_subjects(BB_ANALYSES, "bb", lacking=True),
         sessions=SESSIONS,
         inference=inference_params(),
     log:

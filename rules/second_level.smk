@@ -65,8 +65,8 @@ rule second_level:
         sidecar=f"{SECOND_LEVEL}_statmap.json",
     params:
         analysis=get_analysis,
-        subjects=lambda wildcards: get_analysis_subjects(wildcards)["subjects"],
-        lacking_session=lambda wildcards: get_analysis_subjects(wildcards)["lacking_session"],
+        subjects=period_subjects(ANALYSES, "analysis"),
+        lacking_session=period_subjects(ANALYSES, "analysis", lacking=True),
         sessions=SESSIONS,
         covariates=DATA["covariates"],
         inference=get_analysis_inference,

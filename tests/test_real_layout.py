@@ -28,7 +28,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import BIN, REPO
+from conftest import BIN, REPO, run_snakemake
 from ecgap.bids import Layout, canonical_run_paths
 from ecgap.config import validate_config
 from ecgap.io import read_tsv, write_tsv
@@ -87,10 +87,10 @@ def _real_layout(root: Path) -> Path:
     study = validate_config(json.loads(json.dumps(STUDY)), SCHEMA)
     bids = root / "bids"
     fmriprep = bids / "derivatives" / "fmriprep"
-    write_study(study, bids, fmriprep, root / "truth")
+    subjects = write_study(study, bids, fmriprep, root / "truth")
     layout = Layout(bids, fmriprep, "sovt", SPACE)
     _second_run(layout, MULTI_RUN, study)
-    for subject in study_subjects(study):
+    for subject in subjects:
         for session in ("pre", "post1", "post2"):
             der = layout.func_dir(fmriprep, subject, session)
             prefix = f"sub-{subject}_ses-{session}_task-sovt"
@@ -127,11 +127,6 @@ def _real_layout(root: Path) -> Path:
     return bids
 
 
-def study_subjects(study: dict) -> list[str]:
-    n = study["simulate"]["n_affect"] + study["simulate"]["n_memory"]
-    return [f"{i:02d}" for i in range(1, n + 1)]
-
-
 def _extra_events(layout: Layout) -> None:
     """Button presses in every run and an unlabelled row in one (the GLM ignores both)."""
     for i, path in enumerate(sorted(layout.bids_dir.glob("sub-*/ses-*/func/*_events.tsv"))):
@@ -157,16 +152,6 @@ def snapshot(root: Path) -> dict[str, tuple]:
             elif path.is_file():
                 out[rel] = (path.stat().st_size, hashlib.sha256(path.read_bytes()).hexdigest())
     return out
-
-
-def _snakemake(workdir: Path, config: Path, *args: str, check: bool = True):
-    # Targets before --configfile, which takes every word that follows as a file.
-    cmd = [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "-d", str(workdir),
-           "--cores", "2", *args, "--configfile", str(config)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir)
-    if check and proc.returncode:
-        raise AssertionError(f"{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
-    return proc
 
 
 def _config(path: Path, bids: Path, **second_level) -> Path:
@@ -207,7 +192,8 @@ def test_every_kind_of_run_leaves_the_inputs_untouched(outside, tmp_path_factory
     # A behaviour-only target from a fresh working directory: what once deleted events.
     alone = tmp_path_factory.mktemp("behaviour_only")
     config = _config(alone / "config.yaml", outside)
-    _snakemake(alone, config, "results/ingest/ratings.tsv", "results/behaviour/manova.tsv")
+    run_snakemake(alone, "results/ingest/ratings.tsv", "results/behaviour/manova.tsv",
+                  configfile=config)
     unchanged("behaviour-only target")
     ratings = read_tsv(alone / "results/ingest/ratings.tsv", dtype={"subject": str})
     assert EXCLUDED not in set(ratings.subject)
@@ -219,12 +205,12 @@ def test_every_kind_of_run_leaves_the_inputs_untouched(outside, tmp_path_factory
     work = tmp_path_factory.mktemp("work")
     config = _config(work / "config.yaml", outside)
     started = time.time()
-    _snakemake(work, config)
+    run_snakemake(work, configfile=config)
     full_run_s = time.time() - started
     unchanged("full run")
     _check_results(work)
 
-    _snakemake(work, _config(config, outside, cluster_forming_p=0.02))
+    run_snakemake(work, configfile=_config(config, outside, cluster_forming_p=0.02))
     unchanged("rerun after a config edit")
 
     # --forceall, killed once the first level is being rewritten: a run failing half-way.
@@ -242,9 +228,9 @@ def test_every_kind_of_run_leaves_the_inputs_untouched(outside, tmp_path_factory
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     unchanged("run killed half-way")
-    _snakemake(work, config, "--unlock")  # a killed Snakemake leaves its lock behind
+    run_snakemake(work, "--unlock", configfile=config)  # a killed run leaves its lock
 
-    _snakemake(work, config, "--forceall")
+    run_snakemake(work, "--forceall", configfile=config)
     unchanged("--forceall")
     _check_results(work)
     print(f"full run on the real layout: {full_run_s:.0f} s")
