@@ -12,7 +12,7 @@ from scipy import ndimage
 
 from ecgap import permutation
 from ecgap.second_level import (Inference, cluster_table, contrast_vector, group_design,
-                                load_aal3, permutation_maps)
+                                load_aal3, partition_design, permutation_maps)
 
 SHAPE = (14, 15, 12)
 N = 19
@@ -48,7 +48,12 @@ def test_engine_reproduces_nilearn_null_distributions(name, n_jobs):
     y, mask, rng = _smooth_data()
     tested, confounds, intercept = _designs(rng)[name]
     masker = NiftiMasker(nib.Nifti1Image(mask.astype(np.uint8), np.eye(4))).fit()
-    expected = nilearn_permuted_ols(tested, y, confounding_vars=confounds,
+    nilearn_confounds = confounds
+    if name == "two-sample + covariates":
+        # nilearn would sign-flip this two-sample test for its constant confound column;
+        # ecgap permutes it with that column as the model intercept.
+        nilearn_confounds, intercept = confounds[:, 1:], True
+    expected = nilearn_permuted_ols(tested, y, confounding_vars=nilearn_confounds,
                                     model_intercept=intercept, n_perm=60,
                                     two_sided_test=False, random_state=5, n_jobs=n_jobs,
                                     masker=masker, threshold=0.01)
@@ -61,6 +66,49 @@ def test_engine_reproduces_nilearn_null_distributions(name, n_jobs):
     for key in KEYS_EXACT:
         np.testing.assert_array_equal(np.ravel(got[key]), np.ravel(expected[key]), err_msg=key)
     assert got["h0_max_size"].max() > 0  # the null did contain clusters
+
+
+def _partitioned(n, covariates, weights, seed=0):
+    rng = np.random.default_rng(seed)
+    n_affect = n // 2
+    subjects = pd.DataFrame({"subject": [f"{i:02d}" for i in range(n)],
+                             "role": ["affect"] * n_affect + ["memory"] * (n - n_affect),
+                             "age": rng.normal(24, 4, n), "bdi": rng.gamma(1, 3, n)})
+    design = group_design(subjects, covariates)
+    return partition_design(design, contrast_vector(design, weights)).to_numpy()
+
+
+@pytest.mark.parametrize("covariates", [[], ["age"], ["age", "bdi"]])
+def test_scheme_never_switches_with_sample_size(covariates):
+    for n in range(5, 61):
+        two_sample = _partitioned(n, covariates, {"affect": 1.0, "memory": -1.0}, seed=n)
+        one_group = _partitioned(n, covariates, {"affect": 1.0}, seed=n)
+        # the tested column of a one-group mean is the group indicator: permuted too
+        assert not permutation.exchangeability(two_sample[:, :1], two_sample[:, 1:]).sign_flip
+        assert not permutation.exchangeability(one_group[:, :1], one_group[:, 1:]).sign_flip
+
+
+@pytest.mark.parametrize("covariates", [[], ["age", "bdi"]])
+def test_one_sample_test_after_partitioning_equals_the_exact_column(covariates):
+    """A true effect: the partitioned (constant only to ~1e-15) intercept is sign-flipped
+    and gives the same FWE p as an exact column of ones with the covariates."""
+    y, mask, rng = _smooth_data(seed=4, effect=0.0)
+    y = y + np.float32(0.8 * y.std())  # a mean effect everywhere
+    covs = rng.normal(size=(N, 2))[:, :len(covariates)]
+    covs = covs - covs.mean(axis=0)
+    design = pd.DataFrame(np.c_[np.ones(N), covs],
+                          columns=["intercept"] + [f"c{i}" for i in range(covs.shape[1])])
+    partitioned = partition_design(design, contrast_vector(design, {"intercept": 1.0}))
+    values = partitioned.to_numpy()
+    assert np.ptp(values[:, 0]) > 0 or not covariates  # not exactly constant
+    run = dict(mask=mask, n_perm=200, threshold_p=0.01, seed=7)
+    got = permutation.permuted_ols(values[:, 0], y, values[:, 1:] if covariates else None,
+                                   **run)
+    exact = permutation.permuted_ols(np.ones(N), y, covs if covariates else None, **run)
+    assert permutation.prepare_design(values[:, :1], y, values[:, 1:]).sign_flip
+    np.testing.assert_allclose(got["logp_max_t"], exact["logp_max_t"], atol=1e-9)
+    np.testing.assert_allclose(got["t"], exact["t"], rtol=1e-6)
+    assert got["logp_max_t"].max() == pytest.approx(-np.log10(1 / 201))
 
 
 def test_max_cluster_measures_match_ndimage_labels():

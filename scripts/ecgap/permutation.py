@@ -56,31 +56,66 @@ def _orthonormalise(m: np.ndarray, tol: float = 1e-12) -> np.ndarray:
     return np.ascontiguousarray(u[:, : np.count_nonzero(s > tol)])
 
 
-def prepare_design(tested: np.ndarray, targets: np.ndarray, confounds: np.ndarray | None,
-                   model_intercept: bool = False) -> PreparedDesign:
-    """Residualise and normalise as nilearn's ``permuted_ols`` does.
+# Columns whose spread is below this share of their magnitude count as constant: after
+# partition_design an intercept is constant only to ~1e-15, and exact equality would
+# permute it (a collapsed null) or, for a nuisance intercept, switch scheme by accident.
+CONSTANT_RTOL = 1e-8
 
-    Includes its rules for constant columns: a constant tested variable (or a single
-    constant confound) makes the test an intercept test, done by sign flipping; several
-    constant columns are collapsed into one intercept.
+
+def is_constant(column: np.ndarray, rtol: float = CONSTANT_RTOL) -> bool:
+    """Whether ``column`` is constant up to rounding (relative spread <= ``rtol``)."""
+    column = np.asarray(column, float)
+    scale = float(np.abs(column).max()) if column.size else 0.0
+    return scale == 0.0 or float(np.ptp(column)) <= rtol * scale
+
+
+@dataclass(frozen=True)
+class Exchangeability:
+    """The permutation scheme a design asks for, and the design cleaned for it."""
+
+    tested: np.ndarray  # (n, 1); exactly constant when sign flipping
+    confounds: np.ndarray | None  # (n, k) without constant columns
+    model_intercept: bool  # add an intercept to the confounds
+    sign_flip: bool  # sign flipping (one-sample / intercept test) vs permutation
+
+
+def exchangeability(tested: np.ndarray, confounds: np.ndarray | None,
+                    model_intercept: bool = False) -> Exchangeability:
+    """Decide the scheme from the tested column alone, up to rounding.
+
+    A constant tested column is an intercept test: its rows cannot be permuted, so the
+    signs are flipped (Winkler et al. 2014, symmetric errors). Any other test permutes.
+    Constant nuisance columns become one model intercept. nilearn's ``permuted_ols``
+    decides by exact equality and also sign-flips a non-constant tested variable when a
+    confound is constant; both make the scheme depend on rounding, so ecgap does not.
     """
     tested = np.asarray(tested, float).reshape(len(tested), -1)
     if tested.shape[1] != 1:
         raise ValueError("the engine tests one variable at a time")
-    n = len(tested)
-    sign_flip = np.unique(tested).size == 1
+    sign_flip = is_constant(tested[:, 0])
+    if sign_flip:
+        tested = np.full_like(tested, tested.mean())
     if confounds is not None:
-        confounds = np.asarray(confounds, float).reshape(n, -1)
-        constants = [j for j in range(confounds.shape[1])
-                     if np.unique(confounds[:, j]).size == 1]
-        if (sign_flip and len(constants) == 1) or len(constants) > 1:
+        confounds = np.asarray(confounds, float).reshape(len(tested), -1)
+        constants = [j for j in range(confounds.shape[1]) if is_constant(confounds[:, j])]
+        if constants:
             confounds = np.delete(confounds, constants, axis=1)
             model_intercept = True
-            if confounds.size == 0:
+            if confounds.shape[1] == 0:
                 confounds = None
-        if not sign_flip and len(constants) == 1:
-            sign_flip = True
-    if model_intercept and not sign_flip:
+    return Exchangeability(tested, confounds, model_intercept and not sign_flip, sign_flip)
+
+
+def prepare_design(tested: np.ndarray, targets: np.ndarray, confounds: np.ndarray | None,
+                   model_intercept: bool = False) -> PreparedDesign:
+    """Residualise and normalise as nilearn's ``permuted_ols`` does.
+
+    The scheme and the handling of constant columns follow ``exchangeability``.
+    """
+    scheme = exchangeability(tested, confounds, model_intercept)
+    tested, confounds, sign_flip = scheme.tested, scheme.confounds, scheme.sign_flip
+    n = len(tested)
+    if scheme.model_intercept:
         ones = np.ones((n, 1))
         confounds = ones if confounds is None else np.hstack((confounds, ones))
     n_covars = 0 if confounds is None else confounds.shape[1]

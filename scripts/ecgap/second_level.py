@@ -199,13 +199,20 @@ def permutation_maps(maps: Sequence[nib.Nifti1Image], design: pd.DataFrame,
 def _nilearn_permutation_maps(maps: Sequence[nib.Nifti1Image], partitioned: pd.DataFrame,
                               mask: nib.Nifti1Image,
                               settings: Inference) -> dict[str, nib.Nifti1Image]:
-    tested_only = np.zeros(partitioned.shape[1])
+    # Hand nilearn the design ecgap's engine would use (exact constants, no constant
+    # nuisance column), so that its exact-equality rules pick the same scheme.
+    values = partitioned.to_numpy()
+    scheme = permutation.exchangeability(values[:, :1], values[:, 1:] if
+                                         values.shape[1] > 1 else None)
+    columns = [scheme.tested] + ([] if scheme.confounds is None else [scheme.confounds])
+    design = pd.DataFrame(np.hstack(columns))
+    design.columns = ["tested"] + [f"nuisance{i}" for i in range(design.shape[1] - 1)]
+    tested_only = np.zeros(design.shape[1])
     tested_only[0] = 1.0
     out = non_parametric_inference(
-        list(maps), design_matrix=partitioned.reset_index(drop=True),
-        second_level_contrast=tested_only, mask=mask, model_intercept=False,
-        n_perm=settings.n_permutations, two_sided_test=False,
-        random_state=settings.seed, n_jobs=settings.n_jobs,
+        list(maps), design_matrix=design, second_level_contrast=tested_only, mask=mask,
+        model_intercept=scheme.model_intercept, n_perm=settings.n_permutations,
+        two_sided_test=False, random_state=settings.seed, n_jobs=settings.n_jobs,
         threshold=settings.cluster_forming_p)
     return {k: out[k] for k in ("t", "logp_max_t", "logp_max_size", "logp_max_mass")}
 
