@@ -262,7 +262,8 @@ BB = config["brain_behaviour"]
 BB_ANALYSES = {b["name"]: b for b in BB["analyses"]}
 BB_COVARIATES = DATA["covariates"] if BB["covariates"] is None else BB["covariates"]
 BRAIN_BEHAVIOUR = f"{RESULTS}/brain_behaviour/{{bb}}/task-{DATA['task']}_desc-{{bb}}"
-INFERENCE_KEYS = ("n_permutations", "cluster_forming_p", "alpha", "seed", "engine")
+INFERENCE_KEYS = ("n_permutations", "cluster_forming_p", "alpha", "seed", "engine",
+                  "connectivity")
 
 
 wildcard_constraints:
@@ -284,14 +285,16 @@ def get_analysis_inference(wildcards):
 
 
 def get_conjunction_maps(wildcards):
-    """z and FWE-cluster maps of the conjunction's analyses, in the config's order."""
+    """z, voxel-FWE and FWE-cluster maps of the conjunction's analyses, in the config's
+    order."""
     c = CONJUNCTIONS[wildcards.conjunction]
 
     def path(analysis, stat):
         return (SECOND_LEVEL.format(analysis=analysis)
                 + f"_contrast-{c['contrast']}_{stat}_statmap.nii.gz")
     return {"z": [path(a, "stat-z") for a in c["analyses"]],
-            "fwe": [path(a, "desc-FWEcluster_stat-t") for a in c["analyses"]]}
+            "logp_voxel": [path(a, "stat-logpFWEvoxel") for a in c["analyses"]],
+            "fwe_clusters": [path(a, "desc-FWEcluster_stat-t") for a in c["analyses"]]}
 
 
 def get_bb_change_maps(wildcards):

@@ -201,11 +201,11 @@ rule figure_brain_behaviour:
 
 rule figure_conjunction:
     input:
-        overlap=f"{CONJUNCTION}_stat-minz_statmap.nii.gz",
+        minz=f"{CONJUNCTION}_stat-minz_statmap.nii.gz",
         clusters=f"{RESULTS}/conjunctions/{{conjunction}}/clusters.tsv",
         sidecar=f"{CONJUNCTION}_stat-minz_statmap.json",
     output:
-        figure=report_figure(f"{RESULTS}/conjunctions/{{conjunction}}/figures/{{conjunction}}_overlap",
+        figure=report_figure(f"{RESULTS}/conjunctions/{{conjunction}}/figures/{{conjunction}}_conjunction",
                              "../report/conjunction.rst", "Conjunctions", "{conjunction}",
                              {"conjunction": "{conjunction}"}),
         table=report(f"{RESULTS}/conjunctions/{{conjunction}}/figures/{{conjunction}}_clusters.html",

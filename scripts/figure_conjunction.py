@@ -1,4 +1,4 @@
-"""Rule figure_conjunction: the overlap map on a glass brain and slices, and its table."""
+"""Rule figure_conjunction: the conjunction map on a glass brain and slices, and its table."""
 
 import sys
 
@@ -14,15 +14,17 @@ from ecgap.snake import run
 
 def main(smk):
     spec = smk.params.conjunction
-    overlap = nib.load(smk.input.overlap)
+    min_z = nib.load(smk.input.minz)
     # Every non-zero voxel is already significant in all analyses: show them all.
-    fig = plot_stat_maps(overlap, overlap, 0.0, f"{spec['name']} (minimum z)")
+    fig = plot_stat_maps(min_z, min_z, 0.0, f"{spec['name']} (minimum z, voxel FWE)")
     save_figure(fig, smk.output.figure, smk.params.dpi)
     sidecar = read_json(smk.input.sidecar)
     write_table_html(read_tsv(smk.input.clusters), smk.output.table,
                      f"{spec['name']}: {' AND '.join(spec['analyses'])} ({spec['contrast']})",
-                     note=sidecar["Verdict"])
-    write_json({"verdict": sidecar["Verdict"], "overlap_voxels": sidecar["OverlapVoxels"]},
+                     note=f"{sidecar['Verdict']} {sidecar['ClusterOverlap']}")
+    write_json({"verdict": sidecar["Verdict"], "conjunction_voxels":
+                sidecar["ConjunctionVoxels"], "cluster_overlap": sidecar["ClusterOverlap"],
+                "cluster_overlap_voxels": sidecar["ClusterOverlapVoxels"]},
                smk.output.summary)
 
 

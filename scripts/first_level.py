@@ -13,9 +13,10 @@ import matplotlib.pyplot as plt
 from nilearn.masking import intersect_masks
 from nilearn.plotting import plot_design_matrix
 
-from ecgap.first_level import (FIRST_LEVEL_STATS, GLMSpec, contrast_maps, fit_first_level,
-                               first_level_output_name, ignored_trial_types, session_runs,
-                               sovt_contrasts, sovt_events, stacked_designs)
+from ecgap.first_level import (FIRST_LEVEL_STATS, NILEARN_DRIFT, GLMSpec, contrast_maps,
+                               fit_first_level, first_level_output_name, high_pass_record,
+                               ignored_trial_types, session_runs, sovt_contrasts,
+                               sovt_events, stacked_designs)
 from ecgap.ingest import read_events
 from ecgap.io import atomic_path, read_tsv, save_nifti, write_json, write_tsv
 from ecgap.snake import run
@@ -29,8 +30,7 @@ def main(smk):
                    high_pass=p.glm["high_pass"], noise_model=p.glm["noise_model"],
                    smoothing_fwhm=p.glm["smoothing_fwhm"] or None,
                    slice_time_ref=float(kept["slice_time_ref"].iloc[0]),
-                   # Cosines already in the confounds (fMRIPrep's high_pass): no second set.
-                   drift_model=None if p.cosine_in_confounds else "cosine")
+                   drift_model=NILEARN_DRIFT[p.glm["drift_model"]])
     index = list(kept.index)
     raw_events = [read_events(Path(smk.input.events[i])) for i in index]
     events = [sovt_events(e, p.trial_types, p.ratings, p.parametric) for e in raw_events]
@@ -55,8 +55,10 @@ def main(smk):
         plt.close(ax.figure)
     ignored = sorted({t for e in raw_events for t in ignored_trial_types(e, p.trial_types)})
     write_json({"RepetitionTime": spec.t_r, "SliceTimeRef": spec.slice_time_ref,
-                "HRFModel": spec.hrf_model, "DriftModel": spec.drift_model,
-                "HighPass": spec.high_pass, "NoiseModel": spec.noise_model,
+                "HRFModel": spec.hrf_model,
+                **high_pass_record(model.design_matrices_, spec.t_r, p.glm["drift_model"],
+                                   spec.high_pass),
+                "NoiseModel": spec.noise_model,
                 "SmoothingFWHM": spec.smoothing_fwhm,
                 "SignalScaling": "percent signal change (mean of each voxel)",
                 "Runs": list(kept["run_id"]),

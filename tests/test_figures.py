@@ -158,11 +158,12 @@ def test_headline_findings_collects_every_summary():
         "results/figures/qc_summary.json": {"sentence": "Q"},
         "results/second_level/empathyHELE/figures/summary.json":
             {"n": 27, "sentences": {"affectGtMemory": "a", "memoryGtAffect": "b"}},
-        "results/conjunctions/HELE/figures/summary.json": {"verdict": "V"},
+        "results/conjunctions/HELE/figures/summary.json": {"verdict": "V",
+                                                            "cluster_overlap": "O"},
         "results/brain_behaviour/empathyRating/figures/summary.json":
             {"sentences": {"positiveSlope": "p", "negativeSlope": "n"}},
     }
     head = headline_findings(summaries, ["empathyHELE"], ["HELE"], ["empathyRating"])
     assert head == {"behaviour": ["S", "M", "A"], "networks": "N",
                     "group": ["empathyHELE (27 subjects): a; b"], "conjunctions": ["V"],
-                    "brain_behaviour": ["empathyRating: p; n"], "qc": "Q"}
+                    "cluster_overlaps": ["O"], "brain_behaviour": ["empathyRating: p; n"], "qc": "Q"}

@@ -10,10 +10,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from nilearn.glm.first_level import make_first_level_design_matrix
+
+from ecgap.config import check_drift_model
 from ecgap.first_level import (ConfoundSpec, GLMSpec, QCLimits, contrast_maps,
-                               fit_first_level, motion_qc, select_confounds, sovt_contrasts,
-                               sovt_events)
-from ecgap.io import read_tsv
+                               fit_first_level, high_pass_record, motion_qc,
+                               select_confounds, sovt_contrasts, sovt_events)
+from ecgap.io import InputError, read_tsv
+from ecgap.simulate_images import cosine_basis
 
 from conftest import SHARED
 
@@ -197,3 +201,36 @@ def test_reading_the_run_once_gives_nilearns_maps_bit_for_bit(tmp_path):
             np.testing.assert_array_equal(
                 ours.compute_contrast(expression, output_type=output).get_fdata(),
                 theirs.compute_contrast(expression, output_type=output).get_fdata())
+
+
+@pytest.mark.parametrize("n_vols,t_r", [(300, 2.0), (173, 2.5), (420, 0.8)])
+def test_high_pass_record_gives_the_cut_off_actually_used(n_vols, t_r):
+    frame_times = np.arange(n_vols) * t_r
+    nilearn = make_first_level_design_matrix(frame_times, drift_model="cosine",
+                                             high_pass=1 / 128)
+    fmriprep = pd.DataFrame(cosine_basis(n_vols, t_r, 128.0)).add_prefix("cosine")
+    for design, drift in ((nilearn, "cosine"), (fmriprep, "fmriprep_cosines")):
+        record = high_pass_record([design], t_r, drift, 1 / 128)
+        low, high = record["HighPassCutoffRangeS"][0]
+        assert low < 128 <= high, (drift, record)
+    # fMRIPrep keeps one cosine fewer than nilearn at the same cut-off
+    assert (high_pass_record([fmriprep], t_r, "fmriprep_cosines", 0)["HighPassCosines"][0]
+            == high_pass_record([nilearn], t_r, "cosine", 0)["HighPassCosines"][0] - 1)
+    none = high_pass_record([pd.DataFrame({"HE": np.zeros(n_vols)})], t_r, "none", 1 / 128)
+    assert none["HighPassCosines"] == [0] and none["HighPass"] is None
+
+
+@pytest.mark.parametrize("drift,strategy,message", [
+    ("fmriprep_cosines", ["motion", "wm_csf"], "needs high_pass"),
+    ("cosine", ["motion", "high_pass", "wm_csf"], "would filter twice"),
+    ("none", ["motion", "high_pass"], "would filter twice"),
+])
+def test_one_high_pass_filter_is_configured(drift, strategy, message):
+    config = {"first_level": {"drift_model": drift},
+              "preprocess": {"confounds": {"strategy": strategy}}}
+    with pytest.raises(InputError, match=message):
+        check_drift_model(config)
+    config["preprocess"]["confounds"]["strategy"] = (
+        strategy + ["high_pass"] if drift == "fmriprep_cosines" else
+        [s for s in strategy if s != "high_pass"])
+    check_drift_model(config)

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from ecgap.brain_behaviour import behaviour_score, regression_design, score_label
-from ecgap.conjunction import minimum_statistic, verdict
+from ecgap.conjunction import cluster_overlap, minimum_statistic, overlap_sentence, verdict
 from ecgap.io import InputError
 from ecgap.roi import cluster_means, roi_values, significant_labels
 from ecgap.second_level import (Inference, analyse_contrasts, cluster_table,
@@ -22,14 +22,39 @@ def _img(data):
     return nib.Nifti1Image(np.asarray(data, dtype=np.float32), AFFINE)
 
 
-def test_minimum_statistic_keeps_only_voxels_significant_everywhere():
+def test_minimum_statistic_needs_voxel_fwe_in_every_analysis():
     z1, z2 = np.zeros((6, 6, 6)), np.zeros((6, 6, 6))
     z1[1:4, 1:4, 1:4], z2[2:5, 2:5, 2:5] = 4.0, 3.0
-    out = np.asarray(minimum_statistic([_img(z1), _img(z2)], [_img(z1), _img(z2)]).dataobj)
-    assert (out[2:4, 2:4, 2:4] == 3.0).all()
-    assert np.count_nonzero(out) == 8
+    # voxel FWE p: 0.01 in the first cube, 0.03 in the second, 0.2 at one of its voxels
+    p1, p2 = np.ones_like(z1), np.ones_like(z2)
+    p1[z1 > 0], p2[z2 > 0] = 0.01, 0.03
+    p2[3, 3, 3] = 0.2
+    logps = [_img(-np.log10(p)) for p in (p1, p2)]
+    min_z, logp = minimum_statistic([_img(z1), _img(z2)], logps, alpha=0.05)
+    out = np.asarray(min_z.dataobj)
+    assert out[2, 2, 2] == 3.0 and out[3, 3, 3] == 0.0  # not significant in the second
+    assert np.count_nonzero(out) == 7
+    # the conjunction p is the larger of the two voxel FWE p values
+    assert 10 ** -float(np.asarray(logp.dataobj)[2, 2, 2]) == pytest.approx(0.03)
+    assert np.count_nonzero(minimum_statistic([_img(z1), _img(z2)], logps, 0.02)[0]
+                            .get_fdata()) == 0
     with pytest.raises(ValueError):
-        minimum_statistic([_img(z1)], [_img(z1)])
+        minimum_statistic([_img(z1)], [_img(z1)], 0.05)
+
+
+def test_cluster_overlap_is_not_the_conjunction():
+    """Two FWE clusters that overlap where neither analysis has a voxel-level effect:
+    the overlap is reported, the conjunction stays empty."""
+    z1, z2 = np.zeros((8, 8, 8)), np.zeros((8, 8, 8))
+    z1[1:5, 1:5, 1:5], z2[3:7, 3:7, 3:7] = 3.2, 3.4
+    logp = [_img(np.where(z > 0, -np.log10(0.3), 0)) for z in (z1, z2)]
+    clusters = [_img(np.where(z > 0, z, 0)) for z in (z1, z2)]
+    assert np.count_nonzero(minimum_statistic([_img(z1), _img(z2)], logp, 0.05)[0]
+                            .get_fdata()) == 0
+    overlap = np.asarray(cluster_overlap([_img(z1), _img(z2)], clusters).dataobj)
+    assert np.count_nonzero(overlap) == 8 and overlap.max() == pytest.approx(3.2)
+    empty = pd.DataFrame(columns=["size_voxels"])
+    assert "do not overlap" in overlap_sentence("HELE", empty)
 
 
 def test_verdict_states_the_finding():
@@ -41,6 +66,8 @@ def test_verdict_states_the_finding():
                           "peak_min_z": [3.5, 2.9]})
     line = verdict("shared", ["a", "b"], "affectGtMemory", found)
     assert "15 voxels in 2 cluster(s)" in line and "Cingulate_Mid_L" in line
+    assert "voxel-FWE" in line
+    assert "does not show" in overlap_sentence("shared", found)
 
 
 def _ratings(changes):

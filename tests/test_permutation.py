@@ -186,3 +186,50 @@ def test_unknown_engine_is_rejected():
     contrast = contrast_vector(design, {"affect": 1.0})
     with pytest.raises(ValueError, match="engine"):
         permutation_maps(maps, design, contrast, mask, Inference(engine="fsl"))
+
+
+@pytest.mark.parametrize("connectivity", [6, 18, 26])
+def test_cluster_measures_and_tables_use_one_connectivity(connectivity):
+    rng = np.random.default_rng(3)
+    mask = rng.random(SHAPE) > 0.1
+    t = np.stack([ndimage.gaussian_filter(rng.normal(size=SHAPE), 0.8)[mask] * 4
+                  for _ in range(5)])
+    structure = permutation.cluster_structure(connectivity)
+    assert structure.sum() == connectivity + 1
+    sizes, _ = permutation.max_cluster_measures(
+        t, 1.0, permutation.neighbour_pairs(mask, connectivity))
+    for row, size in zip(t, sizes):
+        volume = np.zeros(SHAPE)
+        volume[mask] = row
+        labels, _ = ndimage.label(volume > 1.0, structure)
+        assert size == np.bincount(labels.ravel())[1:].max()
+    # the cluster table labels the observed map with the same neighbours
+    volume = np.zeros(SHAPE, np.float32)
+    volume[mask] = t[0]
+    img = nib.Nifti1Image(volume, np.diag([4.0, 4.0, 4.0, 1.0]))
+    table, label_img = cluster_table(img, img, None, None, 1.0, load_aal3(), connectivity)
+    assert table["size_voxels"].max() == sizes[0]
+    assert (np.diff(table["peak_t"]) <= 0).all()  # numbered by descending peak
+
+
+def test_cluster_table_matches_nilearns_at_six_neighbours():
+    from nilearn.reporting import get_clusters_table
+    maps, _, _ = _group_images(seed=5)
+    img = maps[0]
+    table, labels = cluster_table(img, img, None, None, 0.3, load_aal3())
+    theirs, label_maps = get_clusters_table(img, 0.3, two_sided=False,
+                                            return_label_maps=True)
+    peaks = theirs[theirs["Cluster ID"].astype(str).str.fullmatch(r"\d+")]
+    assert len(table) == len(peaks) > 2
+    np.testing.assert_array_equal(np.asarray(labels.dataobj), np.asarray(label_maps[0].dataobj))
+    np.testing.assert_allclose(table[["peak_x", "peak_y", "peak_z", "peak_t"]].to_numpy(float),
+                               peaks[["X", "Y", "Z", "Peak Stat"]].to_numpy(float), rtol=1e-6)
+
+
+def test_nilearn_engine_refuses_other_connectivity():
+    maps, subjects, mask = _group_images()
+    design = group_design(subjects, [])
+    contrast = contrast_vector(design, {"affect": 1.0, "memory": -1.0})
+    with pytest.raises(ValueError, match="6-connected"):
+        permutation_maps(maps, design, contrast, mask,
+                         Inference(engine="nilearn", connectivity=18, n_permutations=10))

@@ -393,7 +393,7 @@ def test_report_contains_every_figure_and_table(tiny_run):
         expected += [f"{analysis}_changes.png", f"{analysis}_clusters.html",
                      f"task-sovt_desc-{analysis}_design.png"]
     for name in ("HELE", "sharedDelta1"):
-        expected += [f"{name}_overlap.png", f"{name}_clusters.html"]
+        expected += [f"{name}_conjunction.png", f"{name}_clusters.html"]
     for name in ("empathyRating", "practice1"):
         expected += [f"{name}_contrast-{c}_maps.png" for c in ("positiveSlope", "negativeSlope")]
         expected += [f"{name}_scatter.png", f"{name}_clusters.html",

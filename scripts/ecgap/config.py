@@ -92,7 +92,12 @@ RATING_SCORES = ("empathy", "positive_affect", "negative_affect")
 
 def check_analyses(config: dict[str, Any]) -> None:
     """Cross-key checks the schema cannot express: unique analysis names, conjunctions
-    of known analyses, and a change period for every rating score."""
+    of known analyses, a change period for every rating score, and one high-pass filter."""
+    check_drift_model(config)
+    if config["second_level"]["engine"] == "nilearn" and config["second_level"]["connectivity"] != 6:
+        raise InputError("config key second_level.connectivity", "the nilearn permutation "
+                         "engine forms 6-connected clusters only; use engine: ecgap for 18 "
+                         "or 26")
     names = [a["name"] for a in config["second_level"]["analyses"]]
     if len(set(names)) != len(names):
         raise InputError("config key second_level.analyses", "analysis names must be unique")
@@ -107,3 +112,19 @@ def check_analyses(config: dict[str, Any]) -> None:
             raise InputError(f"config key brain_behaviour.analyses ({analysis['name']}).score",
                              "a rating score needs its change period (delta: delta1 or "
                              "delta2)")
+
+
+def check_drift_model(config: dict[str, Any]) -> None:
+    """fMRIPrep's cosines come in through the confound strategy's ``high_pass``; nilearn's
+    cosine drift through ``first_level.drift_model``. Exactly one of them filters."""
+    drift = config["first_level"]["drift_model"]
+    in_confounds = "high_pass" in config["preprocess"]["confounds"]["strategy"]
+    if drift == "fmriprep_cosines" and not in_confounds:
+        raise InputError("config key first_level.drift_model", "fmriprep_cosines needs "
+                         "high_pass in preprocess.confounds.strategy (or choose cosine or "
+                         "none)")
+    if drift != "fmriprep_cosines" and in_confounds:
+        raise InputError("config key first_level.drift_model", f"{drift} with high_pass in "
+                         "preprocess.confounds.strategy would filter twice (or not as "
+                         "asked); drop high_pass from the strategy or choose "
+                         "fmriprep_cosines")

@@ -86,6 +86,41 @@ class GLMSpec:
     slice_time_ref: float = 0.0
 
 
+#: nilearn's drift_model for each first_level.drift_model (fMRIPrep's cosines are
+#: confounds, so nilearn adds no second set).
+NILEARN_DRIFT = {"fmriprep_cosines": None, "cosine": "cosine", "none": None}
+_DRIFT_WORDS = {"fmriprep_cosines": "fMRIPrep cosine regressors (confounds)",
+                "cosine": "nilearn cosine drift", "none": "no high-pass filter"}
+
+
+def cosine_columns(design: pd.DataFrame) -> list[str]:
+    """The design's discrete-cosine high-pass columns (fMRIPrep's or nilearn's)."""
+    return [c for c in design.columns if str(c).startswith(("cosine", "drift_"))]
+
+
+def high_pass_record(designs: Sequence[pd.DataFrame], t_r: float, drift_model: str,
+                     high_pass: float) -> dict[str, object]:
+    """What the GLM's high-pass filter actually is, for the sidecar.
+
+    K discrete cosines over N volumes (S = 2 N TR seconds) remove frequencies up to
+    K / S. For a cut-off period P, fMRIPrep (nipype's ``_cosine_drift``) keeps
+    K = floor(S / P) - 1 cosines and nilearn K = floor(S / P), so K pins P to
+    (S / (K + 2), S / (K + 1)] or (S / (K + 1), S / K] seconds: the cut-off used.
+    """
+    shift = 1 if drift_model == "fmriprep_cosines" else 0
+    cosines, highest, periods = [], [], []
+    for design in designs:
+        k, span = len(cosine_columns(design)), 2 * len(design) * t_r
+        cosines.append(k)
+        highest.append(k / span)
+        periods.append([round(span / (k + shift + 1), 1), round(span / (k + shift), 1)]
+                       if k + shift else None)
+    return {"DriftModel": _DRIFT_WORDS[drift_model],
+            "HighPass": high_pass if drift_model == "cosine" else None,
+            "HighPassCosines": cosines, "HighPassHighestCosineHz": highest,
+            "HighPassCutoffRangeS": periods}
+
+
 #: Columns each expansion adds to a base signal (nilearn ``load_confounds``).
 _EXPANSIONS = {"basic": ("",), "power2": ("", "_power2"),
                "derivatives": ("", "_derivative1"),
@@ -109,7 +144,8 @@ def required_confounds(spec: ConfoundSpec) -> list[tuple[str, str]]:
             need += [(b + e, f"{key}.{part} or {key}.strategy")
                      for b in bases for e in _EXPANSIONS[expansion]]
     if "high_pass" in spec.strategy:
-        need.append(("cosine", f"{key}.strategy (drop high_pass)"))
+        need.append(("cosine", f"{key}.strategy (drop high_pass and set "
+                               "first_level.drift_model: cosine)"))
     if "compcor" in spec.strategy:
         need += [(prefix, f"{key}.compcor or {key}.strategy") for prefix in _COMPCOR[spec.compcor]]
     need.append(("framewise_displacement", "preprocess.fd_threshold (motion QC needs it too)"))

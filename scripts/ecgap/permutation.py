@@ -8,8 +8,8 @@ scheme and confound handling, so that with the same seed and job count it draws 
 permutations and produces the same null distributions, but
 
 - computes the t statistics of a whole batch of permutations with two matrix products;
-- finds clusters on a graph of the supra-threshold voxels only (6-connected neighbour
-  pairs inside the mask, precomputed once), for all permutations of a batch in one
+- finds clusters on a graph of the supra-threshold voxels only (neighbour pairs inside
+  the mask, 6-, 18- or 26-connected, precomputed once), for all permutations of a batch in one
   ``connected_components`` call, and reduces cluster size and mass per permutation with
   ``bincount`` / ``maximum.at`` instead of Python loops over clusters;
 - bounds memory by the batch size, and spreads batches over threads.
@@ -188,20 +188,36 @@ def permutation_rows(n_samples: int, n_perm: int, seed: int | None, n_jobs: int,
     return out
 
 
-def neighbour_pairs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Index pairs (into the masked voxel vector) of face-adjacent in-mask voxels."""
+#: Voxel connectivity (neighbours per voxel) -> scipy's binary-structure connectivity.
+CONNECTIVITY_RANK = {6: 1, 18: 2, 26: 3}
+
+
+def neighbour_offsets(connectivity: int) -> list[tuple[int, int, int]]:
+    """One offset of each neighbour pair: faces (6), + edges (18), + corners (26)."""
+    rank = CONNECTIVITY_RANK[connectivity]
+    offsets = [(i, j, k) for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1)
+               if 0 < abs(i) + abs(j) + abs(k) <= rank]
+    return [o for o in offsets if o > (0, 0, 0)]  # each pair once
+
+
+def neighbour_pairs(mask: np.ndarray, connectivity: int = 6) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs (into the masked voxel vector) of neighbouring in-mask voxels."""
     index = np.full(mask.shape, -1, dtype=np.int64)
     index[mask] = np.arange(int(mask.sum()))
     firsts, seconds = [], []
-    for axis in range(3):
-        lo = [slice(None)] * 3
-        hi = [slice(None)] * 3
-        lo[axis], hi[axis] = slice(0, -1), slice(1, None)
-        a, b = index[tuple(lo)], index[tuple(hi)]
+    for offset in neighbour_offsets(connectivity):
+        lo = tuple(slice(max(0, -d), n - max(0, d)) for d, n in zip(offset, mask.shape))
+        hi = tuple(slice(max(0, d), n - max(0, -d)) for d, n in zip(offset, mask.shape))
+        a, b = index[lo], index[hi]
         both = (a >= 0) & (b >= 0)
         firsts.append(a[both])
         seconds.append(b[both])
     return np.concatenate(firsts), np.concatenate(seconds)
+
+
+def cluster_structure(connectivity: int) -> np.ndarray:
+    """scipy.ndimage's structuring element for ``connectivity`` (6, 18 or 26)."""
+    return ndimage.generate_binary_structure(3, CONNECTIVITY_RANK[connectivity])
 
 
 def max_cluster_measures(t: np.ndarray, threshold: float,
@@ -250,14 +266,16 @@ def batch_size_for(n_samples: int, n_voxels: int, n_confounds: int,
 def permuted_ols(tested: np.ndarray, targets: np.ndarray, confounds: np.ndarray | None,
                  mask: np.ndarray, n_perm: int, threshold_p: float, seed: int | None,
                  n_jobs: int = 1, model_intercept: bool = False,
-                 memory_mb: float = 1000.0, threads: int = 1) -> dict[str, np.ndarray]:
+                 memory_mb: float = 1000.0, threads: int = 1,
+                 connectivity: int = 6) -> dict[str, np.ndarray]:
     """One-sided permutation test with voxel, cluster-size and cluster-mass FWE.
 
     Parameters mirror nilearn's ``permuted_ols`` (``targets`` is (n, V) inside the
     boolean 3-D ``mask``, in the mask's C order as NiftiMasker gives). ``n_jobs`` only
     sets the permutation draw (nilearn's draw depends on its job count); ``threads``
     sets the worker threads, which do not change the result; ``memory_mb`` bounds the
-    memory of the batches in flight.
+    memory of the batches in flight. ``connectivity`` (6, 18 or 26 neighbours) defines
+    clusters, in the null distribution and in the observed map alike; nilearn has 6.
 
     Returns the same keys as nilearn: ``t``, ``logp_max_t``, ``logp_max_size``,
     ``logp_max_mass``, ``size``, ``mass`` (each (V,)) and the null distributions
@@ -267,7 +285,7 @@ def permuted_ols(tested: np.ndarray, targets: np.ndarray, confounds: np.ndarray 
     t_orig = t_scores(design, np.ones((1, len(design.tested))) if design.sign_flip
                       else np.arange(len(design.tested))[None])[0]
     threshold = float(stats.t.isf(threshold_p, df=design.threshold_df))
-    pairs = neighbour_pairs(mask)
+    pairs = neighbour_pairs(mask, connectivity)
     n_confounds = 0 if design.confounds is None else design.confounds.shape[1]
     workers = max(1, threads)
     size = batch_size_for(len(design.tested), t_orig.size, n_confounds, memory_mb / workers)
@@ -285,16 +303,17 @@ def permuted_ols(tested: np.ndarray, targets: np.ndarray, confounds: np.ndarray 
     ranks = (h0_t[:, None] < t_orig[None]).sum(axis=0)
     out = {"t": t_orig, "logp_max_t": -np.log10((n_perm + 1 - ranks) / (n_perm + 1.0)),
            "h0_max_t": h0_t, "h0_max_size": h0_size, "h0_max_mass": h0_mass}
-    out.update(_cluster_p_maps(t_orig, mask, threshold, h0_size, h0_mass))
+    out.update(_cluster_p_maps(t_orig, mask, threshold, h0_size, h0_mass, connectivity))
     return out
 
 
 def _cluster_p_maps(t: np.ndarray, mask: np.ndarray, threshold: float,
-                    h0_size: np.ndarray, h0_mass: np.ndarray) -> dict[str, np.ndarray]:
+                    h0_size: np.ndarray, h0_mass: np.ndarray,
+                    connectivity: int = 6) -> dict[str, np.ndarray]:
     """Observed clusters' size, mass and -log10 FWE p, per voxel (as nilearn maps them)."""
     volume = np.zeros(mask.shape)
     volume[mask] = t
-    labels, n_clusters = ndimage.label(volume > threshold, ndimage.generate_binary_structure(3, 1))
+    labels, n_clusters = ndimage.label(volume > threshold, cluster_structure(connectivity))
     inside = labels[mask]
     sizes = np.bincount(inside, minlength=n_clusters + 1)
     sizes[0] = 0

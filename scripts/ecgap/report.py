@@ -179,6 +179,8 @@ def headline_findings(summaries: Mapping[str, Mapping[str, Any]], analyses: list
         "networks": networks["sentence"],
         "group": group,
         "conjunctions": [find("conjunctions", name)["verdict"] for name in conjunctions],
+        "cluster_overlaps": [find("conjunctions", name)["cluster_overlap"]
+                             for name in conjunctions],
         "brain_behaviour": parametric,
         "qc": qc["sentence"],
     }

@@ -3,8 +3,9 @@
 Design: one column per group (affect, memory) plus centred covariates, fitted without an
 extra intercept (``model_intercept=False``): the group columns already span it, and
 nilearn would otherwise add a column that makes single-group contrasts wrong. Clusters
-are 6-connected (faces touching), as in nilearn; SPM uses 18-connectivity, so SPM
-clusters can be larger.
+are 6-connected (faces touching) by default, as in nilearn; ``Inference.connectivity``
+chooses 18 (SPM's, so SPM clusters can be larger) or 26, used alike in the permutation
+null, the observed clusters and the cluster tables.
 """
 
 from __future__ import annotations
@@ -26,13 +27,13 @@ from nilearn.image import math_img, resample_to_img
 from nilearn.maskers import NiftiMasker
 from nilearn.masking import intersect_masks
 from nilearn.plotting import plot_design_matrix
-from nilearn.reporting import get_clusters_table
-from scipy import stats
+from scipy import ndimage, stats
 
 from ecgap import permutation
 from ecgap.io import InputError, atomic_path, save_nifti
 
-CONNECTIVITY = "6-connected (faces); SPM uses 18"
+CONNECTIVITY_WORDS = {6: "6-connected (faces)", 18: "18-connected (faces, edges; SPM)",
+                      26: "26-connected (faces, edges, corners)"}
 DELTAS = {"delta1": ("pre", "post1"), "delta2": ("post1", "post2")}
 GROUP_CONTRASTS = {"affectGtMemory": (1.0, -1.0), "memoryGtAffect": (-1.0, 1.0)}
 
@@ -48,6 +49,7 @@ class Inference:
     n_jobs: int = 1  # threads; the ecgap engine's result does not depend on it
     engine: str = "ecgap"  # "ecgap" (ecgap.permutation) or "nilearn"
     memory_mb: float = 1000.0  # bound on the permutation batches in flight (ecgap)
+    connectivity: int = 6  # cluster neighbours: 6, 18 or 26 (nilearn's engine: 6 only)
 
 
 def change_map(first: nib.Nifti1Image, second: nib.Nifti1Image) -> nib.Nifti1Image:
@@ -181,6 +183,8 @@ def permutation_maps(maps: Sequence[nib.Nifti1Image], design: pd.DataFrame,
     """
     partitioned = partition_design(design, contrast)
     if settings.engine == "nilearn":
+        if settings.connectivity != 6:
+            raise ValueError("nilearn's permutation engine forms 6-connected clusters only")
         return _nilearn_permutation_maps(maps, partitioned, mask, settings)
     if settings.engine != "ecgap":
         raise ValueError(f"unknown permutation engine {settings.engine!r}")
@@ -191,7 +195,8 @@ def permutation_maps(maps: Sequence[nib.Nifti1Image], design: pd.DataFrame,
         values[:, 0], masker.transform(list(maps)),
         values[:, 1:] if values.shape[1] > 1 else None, inside,
         n_perm=settings.n_permutations, threshold_p=settings.cluster_forming_p,
-        seed=settings.seed, n_jobs=1, threads=settings.n_jobs, memory_mb=settings.memory_mb)
+        seed=settings.seed, n_jobs=1, threads=settings.n_jobs, memory_mb=settings.memory_mb,
+        connectivity=settings.connectivity)
     return {k: masker.inverse_transform(out[k]) for k in
             ("t", "logp_max_t", "logp_max_size", "logp_max_mass")}
 
@@ -263,11 +268,30 @@ def label_at(atlas: nib.Nifti1Image, names: Mapping[int, str], xyz: Sequence[flo
     return f"near {names.get(int(data[tuple(nearest)]), 'unknown')}"
 
 
+def label_clusters(t_img: nib.Nifti1Image, t_threshold: float,
+                   connectivity: int = 6) -> tuple[np.ndarray, list[tuple[int, ...]]]:
+    """Clusters of voxels above ``t_threshold`` and each one's peak voxel.
+
+    Labels run 1, 2, ... by descending peak value, as nilearn's ``get_clusters_table``
+    numbers them; unlike it (fixed at 6), any of 6, 18 or 26 neighbours.
+    """
+    data = np.nan_to_num(np.asarray(t_img.dataobj, dtype=float))
+    raw, n = ndimage.label(data > t_threshold, permutation.cluster_structure(connectivity))
+    if n == 0:
+        return raw, []
+    peaks = ndimage.maximum_position(data, raw, index=np.arange(1, n + 1))
+    peak_values = np.array([data[p] for p in peaks])
+    order = np.argsort(-peak_values, kind="stable")
+    relabel = np.zeros(n + 1, dtype=np.int32)
+    relabel[order + 1] = np.arange(1, n + 1)
+    return relabel[raw], [tuple(int(i) for i in peaks[j]) for j in order]
+
+
 def cluster_table(t_img: nib.Nifti1Image, z_img: nib.Nifti1Image,
                   logp_size: nib.Nifti1Image | None, logp_mass: nib.Nifti1Image | None,
                   t_threshold: float,
                   atlas: tuple[nib.Nifti1Image, Mapping[int, str]] | None = None,
-                  ) -> tuple[pd.DataFrame, nib.Nifti1Image]:
+                  connectivity: int = 6) -> tuple[pd.DataFrame, nib.Nifti1Image]:
     """Clusters above ``t_threshold`` with size, peak, FWE p and atlas labels.
 
     Returns the table and the cluster label image (0 outside, ``cluster_id`` inside).
@@ -276,17 +300,16 @@ def cluster_table(t_img: nib.Nifti1Image, z_img: nib.Nifti1Image,
     columns = ["cluster_id", "size_voxels", "size_mm3", "peak_x", "peak_y", "peak_z",
                "peak_t", "peak_zscore", "p_fwe_size", "p_fwe_mass", "peak_label",
                "main_regions"]
-    empty_labels = nib.Nifti1Image(np.zeros(t_img.shape[:3], np.int16), t_img.affine)
-    if not (np.asarray(t_img.dataobj) > t_threshold).any():
-        return pd.DataFrame(columns=columns), empty_labels
-    table, label_maps = get_clusters_table(t_img, t_threshold, two_sided=False,
-                                           return_label_maps=True)
-    labels = np.asarray(label_maps[0].dataobj)
+    labels, peaks = label_clusters(t_img, t_threshold, connectivity)
+    label_img = nib.Nifti1Image(labels.astype(np.int16), t_img.affine)
+    if not peaks:
+        return pd.DataFrame(columns=columns), label_img
     voxel_mm3 = float(abs(np.linalg.det(t_img.affine[:3, :3])))
     atlas_img, names = atlas if atlas is not None else load_aal3()
     atlas_on_grid = np.asarray(resample_to_img(atlas_img, t_img, interpolation="nearest",
                                                force_resample=True,
                                                copy_header=True).dataobj)
+    t_data, z_data = np.asarray(t_img.dataobj), np.asarray(z_img.dataobj)
 
     def cluster_p(logp: nib.Nifti1Image | None, inside: np.ndarray) -> float:
         if logp is None:
@@ -294,28 +317,22 @@ def cluster_table(t_img: nib.Nifti1Image, z_img: nib.Nifti1Image,
         return float(10 ** -np.asarray(logp.dataobj)[inside].max())
 
     rows = []
-    peaks = table[table["Cluster ID"].astype(str).str.fullmatch(r"\d+")]
-    for _, peak in peaks.iterrows():
-        cid = int(peak["Cluster ID"])
+    for cid, ijk in enumerate(peaks, start=1):
         inside = labels == cid
-        xyz = [float(peak["X"]), float(peak["Y"]), float(peak["Z"])]
-        ijk = tuple(np.round(nib.affines.apply_affine(np.linalg.inv(t_img.affine),
-                                                      xyz)).astype(int))
+        xyz = [float(v) for v in nib.affines.apply_affine(t_img.affine, ijk)]
         regions = pd.Series(atlas_on_grid[inside]).map(lambda v: names.get(int(v), None))
         shares = regions.dropna().value_counts(normalize=True).head(3)
         rows.append({
             "cluster_id": cid, "size_voxels": int(inside.sum()),
             "size_mm3": float(inside.sum() * voxel_mm3),
             "peak_x": xyz[0], "peak_y": xyz[1], "peak_z": xyz[2],
-            "peak_t": float(peak["Peak Stat"]),
-            "peak_zscore": float(np.asarray(z_img.dataobj)[ijk]),
+            "peak_t": float(t_data[ijk]), "peak_zscore": float(z_data[ijk]),
             "p_fwe_size": cluster_p(logp_size, inside),
             "p_fwe_mass": cluster_p(logp_mass, inside),
             "peak_label": label_at(atlas_img, names, xyz),
             "main_regions": "; ".join(f"{name} {share:.0%}" for name, share in
                                       shares.items()) or "no label",
         })
-    label_img = nib.Nifti1Image(labels.astype(np.int16), t_img.affine)
     return pd.DataFrame(rows, columns=columns), label_img
 
 
@@ -355,7 +372,8 @@ def analyse_contrasts(maps: Sequence[nib.Nifti1Image], design: pd.DataFrame,
                   "FWEcluster": fwe_cluster_map(perm["t"], perm["logp_max_size"],
                                                 settings.alpha)}
         table, labels = cluster_table(perm["t"], para["z"], perm["logp_max_size"],
-                                      perm["logp_max_mass"], t_cf, atlas)
+                                      perm["logp_max_mass"], t_cf, atlas,
+                                      settings.connectivity)
         table.insert(0, "contrast", name)
         table["significant"] = table["p_fwe_size"] < settings.alpha
         results[name] = ContrastResult(images, table, labels)
@@ -387,7 +405,8 @@ def inference_sidecar(settings: Inference, design: pd.DataFrame) -> dict:
             "Seed": settings.seed, "PermutationEngine": settings.engine,
             "Threads": settings.n_jobs, "ClusterFormingP": settings.cluster_forming_p,
             "ClusterFormingT": cluster_threshold_t(settings.cluster_forming_p, df),
-            "Alpha": settings.alpha, "Test": "one-sided", "Connectivity": CONNECTIVITY,
+            "Alpha": settings.alpha, "Test": "one-sided",
+            "Connectivity": CONNECTIVITY_WORDS[settings.connectivity],
             "ModelIntercept": False}
 
 

@@ -115,8 +115,12 @@ def framewise_displacement(motion: pd.DataFrame) -> np.ndarray:
 
 
 def cosine_basis(n_vols: int, tr: float, cutoff_s: float = 128.0) -> np.ndarray:
-    """fMRIPrep's discrete cosine high-pass basis (without the constant)."""
-    n_basis = int(np.floor(2 * n_vols * tr / cutoff_s))
+    """fMRIPrep's discrete cosine high-pass basis (without the constant).
+
+    fMRIPrep (nipype's ``_cosine_drift``) keeps floor(2 N TR / cutoff) - 1 cosines, one
+    fewer than nilearn's cosine drift at the same cut-off.
+    """
+    n_basis = max(int(np.floor(2 * n_vols * tr / cutoff_s)), 1) - 1
     t = np.arange(n_vols)
     return np.stack([np.sqrt(2 / n_vols) * np.cos(np.pi * (2 * t + 1) * k / (2 * n_vols))
                      for k in range(1, n_basis + 1)], axis=1).reshape(n_vols, n_basis)
