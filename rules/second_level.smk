@@ -87,13 +87,17 @@ rule second_level:
 rule truth_recovery:
     input:
         maps=fwe_cluster_maps(),
-        labels=f"{SIM_ROOT}/truth/space-{DATA['space']}_desc-regions_dseg.nii.gz",
+        truth=expand(f"{SIM_ROOT}/truth/space-{DATA['space']}_desc-{{name}}_effect.nii.gz",
+                     name=["delta1HE", "delta1LE", "delta2HE", "delta2LE"]),
+        support=f"{SIM_ROOT}/truth/space-{DATA['space']}_desc-support_dseg.nii.gz",
         regions=f"{SIM_ROOT}/truth/regions.tsv",
     output:
-        f"{RESULTS}/second_level/truth_recovery.tsv",
+        summary=f"{RESULTS}/second_level/truth_recovery.tsv",
+        regions=f"{RESULTS}/second_level/truth_recovery_regions.tsv",
     params:
         analyses=ANALYSES,
         map_keys=ANALYSIS_CONTRASTS,
+        connectivity=config["second_level"]["connectivity"],
     log:
         f"{RESULTS}/logs/truth_recovery.log",
     benchmark:

@@ -40,6 +40,7 @@ rule simulate_truth:
                     space=DATA["space"],
                     name=["taskLE", "taskHE", "delta1HE", "delta1LE", "delta2HE", "delta2LE"]),
         labels=f"{SIM_ROOT}/truth/space-{DATA['space']}_desc-regions_dseg.nii.gz",
+        support=f"{SIM_ROOT}/truth/space-{DATA['space']}_desc-support_dseg.nii.gz",
     params:
         imaging=SIM["imaging"],
         grid_mm=SIM["grid_mm"],

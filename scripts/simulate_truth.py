@@ -20,6 +20,7 @@ def main(smk):
         name = path.split("_desc-")[1].split("_")[0]
         save_nifti(images[name], path)
     save_nifti(images["regions"], smk.output.labels)
+    save_nifti(images["support"], smk.output.support)
 
 
 run(snakemake, main)  # noqa: F821

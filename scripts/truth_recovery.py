@@ -1,4 +1,4 @@
-"""Rule truth_recovery (simulated data only): FWE-significant voxels vs planted regions."""
+"""Rule truth_recovery (simulated data only): FWE-significant clusters vs planted truth."""
 
 import logging
 import sys
@@ -8,21 +8,24 @@ sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
 import nibabel as nib
 
 from ecgap.io import read_tsv, write_tsv
-from ecgap.recovery import OUTSIDE, recovery_table
+from ecgap.recovery import recovery_tables
 from ecgap.snake import run
 
 
 def main(smk):
     maps = {tuple(key): path for key, path in zip(smk.params.map_keys, smk.input.maps)}
-    table = recovery_table(maps, smk.params.analyses, nib.load(smk.input.labels),
-                           read_tsv(smk.input.regions))
-    for (analysis, contrast), rows in table.groupby(["analysis", "contrast"], sort=False):
-        found = rows[rows["expected"] & (rows["significant_voxels"] > 0)]["region"].tolist()
-        outside = int(rows.loc[rows["region"] == OUTSIDE, "significant_voxels"].iloc[0])
-        logging.info("%s %s: Dice %.2f, planted regions found: %s; %d significant voxels "
-                     "outside planted regions", analysis, contrast,
-                     rows["network_dice"].iloc[0], found or "none", outside)
-    write_tsv(table, smk.output[0])
+    truth = {path.split("_desc-")[1].split("_")[0]: nib.load(path) for path in smk.input.truth}
+    summary, regions = recovery_tables(maps, smk.params.analyses, truth,
+                                       nib.load(smk.input.support), read_tsv(smk.input.regions),
+                                       smk.params.connectivity)
+    for row in summary.itertuples():
+        logging.info("%s %s: planted regions %s, detected %s; %d significant voxels, "
+                     "precision %.2f, %d of %d clusters off target", row.analysis,
+                     row.contrast, row.expected_regions or "none",
+                     row.detected_regions or "none", row.significant_voxels, row.precision,
+                     row.off_target_clusters, row.clusters)
+    write_tsv(summary, smk.output.summary)
+    write_tsv(regions, smk.output.regions)
 
 
 run(snakemake, main)  # noqa: F821

@@ -160,23 +160,45 @@ def test_faces_group_one_sample():
     assert not significant.main_regions.str.contains("Heschl").any()
 
 
-def test_recovery_counts_planted_regions_and_false_positives():
-    from ecgap.recovery import OUTSIDE, dice, recovery_rows
-
-    labels = np.zeros((10, 10, 10), dtype=int)
-    labels[1:4, 1:4, 1:4] = 1  # delta1 region, 27 voxels
-    labels[6:9, 6:9, 6:9] = 2  # delta2 region
+def _planted_truth():
+    shape = (12, 12, 12)
+    support = np.zeros(shape, dtype=np.int16)
+    support[1:5, 1:5, 1:5] = 1  # delta1 region
+    support[7:11, 7:11, 7:11] = 2  # delta2 region
+    d1, d2 = (np.where(support == k, 1.0, 0.0) for k in (1, 2))
+    d1[2:4, 2:4, 2:4] = 2.0  # the peak
+    truth = {"delta1HE": d1, "delta1LE": 0.75 * d1, "delta2HE": d2, "delta2LE": d2}
     regions = pd.DataFrame({"index": [1, 2], "name": ["aMCC", "pgACC"],
                             "delta": ["delta1", "delta2"]})
-    significant = np.zeros_like(labels, dtype=bool)
-    significant[1:4, 1:4, 1:3] = True  # 18 of aMCC
-    significant[0, 0, 0] = True  # one voxel outside
-    rows = {r["region"]: r for r in recovery_rows(significant, labels, regions, "delta1", True)}
-    assert rows["aMCC"]["significant_voxels"] == 18 and rows["aMCC"]["expected"]
-    assert rows["aMCC"]["coverage"] == pytest.approx(18 / 27)
-    assert rows["pgACC"]["significant_voxels"] == 0 and not rows["pgACC"]["expected"]
-    assert rows[OUTSIDE]["significant_voxels"] == 1
-    assert rows["aMCC"]["network_dice"] == pytest.approx(2 * 18 / (19 + 27))
-    assert dice(np.zeros(3, bool), np.zeros(3, bool)) == 0.0
-    none_expected = recovery_rows(significant, labels, regions, "delta1", False)
-    assert all(not r["expected"] and np.isnan(r["network_dice"]) for r in none_expected)
+    return truth, support, regions
+
+
+def test_planted_effects_follow_the_simulator():
+    from ecgap.recovery import planted_effect, planted_support
+
+    truth, _, _ = _planted_truth()
+    # HE-LE is planted at delta1 (LE gains 0.75 of HE), not at delta2 (equal gains)
+    he_le = planted_effect(truth, "delta1", "HEMinusLE", "affectGtMemory")
+    assert he_le.max() == pytest.approx(0.5)
+    assert not planted_support(planted_effect(truth, "delta2", "HEMinusLE", "affectGtMemory")).any()
+    assert planted_effect(truth, "delta1", "meanHELE", "affectGtMemory").max() == pytest.approx(1.75)
+    assert not planted_support(planted_effect(truth, "delta1", "HE", "memoryGtAffect")).any()
+
+
+def test_recovery_scores_detection_precision_and_off_target_clusters():
+    from ecgap.recovery import planted_effect, region_rows, summary_row
+
+    truth, support, regions = _planted_truth()
+    effect = planted_effect(truth, "delta1", "HEMinusLE", "affectGtMemory")
+    significant = np.zeros(support.shape, bool)
+    significant[1:4, 1:4, 1:3] = True  # 18 voxels in the aMCC support
+    significant[4:6, 1, 1] = True  # extends that cluster past the support by one voxel
+    significant[10, 0, 0] = True  # an off-target cluster
+    rows = {r["region"]: r for r in region_rows(significant, effect, support, regions)}
+    assert rows["aMCC"]["expected"] and rows["aMCC"]["detected"]
+    assert not rows["pgACC"]["expected"] and not rows["pgACC"]["detected"]
+    summary = summary_row(significant, effect)
+    assert summary["clusters"] == 2 and summary["off_target_clusters"] == 1
+    assert summary["precision"] == pytest.approx(19 / 21)
+    nothing = summary_row(significant, np.zeros(support.shape))
+    assert not nothing["planted"] and nothing["off_target_clusters"] == 2

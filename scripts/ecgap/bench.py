@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import shutil
 import subprocess
@@ -29,6 +28,7 @@ import yaml
 
 from ecgap.bids import Layout, canonical_run_paths
 from ecgap.io import write_text, write_tsv
+from ecgap.provenance import machine
 from ecgap.resources import benchmark_table
 from ecgap.simulate_behaviour import study_from_config
 
@@ -47,12 +47,6 @@ STAGES = {
     "behaviour": ("behaviour_sovt", "behaviour_memory", "behaviour_paper"),
 }
 PERMUTATION_RULES = ("second_level", "brain_behaviour")
-
-
-def machine() -> str:
-    """Cores and memory of this machine, for the table's header."""
-    mem_gb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2 ** 30
-    return f"{os.cpu_count()} cores, {mem_gb:.0f} GiB, {platform.processor() or platform.machine()}"
 
 
 def _group_data(n_subjects: int, seed: int = 0):

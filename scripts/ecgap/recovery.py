@@ -1,10 +1,19 @@
-"""Ground-truth recovery of the simulated study: FWE-significant voxels vs planted regions.
+"""Ground-truth recovery of the simulated study: FWE-significant clusters vs planted truth.
 
-Planted regions are the half-maximum balls of the simulator's blobs (the truth
-``regions`` label map). For each analysis and contrast the table gives, per planted
-region, how much of it is FWE-significant, and the Dice overlap between all significant
-voxels and the planted network of the analysis' change period (empty for contrasts that
-should find nothing, where only the false-positive count matters).
+For each group analysis and direction the planted effect is the group contrast applied
+to the first-level contrast of the simulator's planted change maps (e.g. for the delta1
+HE-LE analysis, affect > memory: delta1HE - delta1LE, since the memory group changes
+nowhere). Its **support** is where it reaches 5 % of its peak, split into the planted
+regions by the simulator's support label map (6 mm smoothing spreads a planted effect
+well past its half-maximum ball, so Dice against such balls would penalise correct
+findings). Two tables:
+
+- per planted region: whether the analysis is expected to find it (the region's share
+  of the planted effect reaches 5 % of the peak) and whether any significant voxel lies
+  in its support (detected);
+- per analysis and direction: the significant voxels, the precision (share of them in
+  the planted support), the FWE clusters, and the clusters with no voxel in the planted
+  support (off target). Where nothing is planted every cluster is off target.
 """
 
 from __future__ import annotations
@@ -14,57 +23,96 @@ from typing import Mapping
 import nibabel as nib
 import numpy as np
 import pandas as pd
+from nilearn.glm.contrasts import expression_to_contrast_vector
 from nilearn.image import resample_to_img
+from scipy import ndimage
 
-OUTSIDE = "outside planted regions"
+from ecgap.first_level import SOVT_CONTRASTS
+from ecgap.permutation import cluster_structure
+from ecgap.second_level import GROUP_CONTRASTS
+from ecgap.simulate_images import SUPPORT_FRACTION
+VIDEO_TYPES = ("HE", "LE")
 
 
-def dice(a: np.ndarray, b: np.ndarray) -> float:
-    """2|A n B| / (|A| + |B|), 0 when both are empty."""
-    total = int(a.sum() + b.sum())
-    return 2.0 * float((a & b).sum()) / total if total else 0.0
+def planted_effect(truth: Mapping[str, np.ndarray], delta: str, first_level_contrast: str,
+                   group_contrast: str) -> np.ndarray:
+    """The planted change of one analysis and direction (0 where nothing is planted)."""
+    weights = expression_to_contrast_vector(SOVT_CONTRASTS[first_level_contrast],
+                                            list(VIDEO_TYPES))
+    affect_weight = GROUP_CONTRASTS[group_contrast][0]
+    return affect_weight * sum(w * truth[f"{delta}{video}"]
+                               for w, video in zip(weights, VIDEO_TYPES))
 
 
-def recovery_rows(significant: np.ndarray, labels: np.ndarray, regions: pd.DataFrame,
-                  delta: str, expected: bool) -> list[dict]:
-    """Rows for one analysis x contrast: one per planted region plus the outside voxels."""
-    network = np.isin(labels, regions.loc[regions["delta"] == delta, "index"].to_numpy())
-    network_dice = dice(significant, network) if expected else np.nan
+def planted_support(effect: np.ndarray) -> np.ndarray:
+    """Where a positive planted effect reaches SUPPORT_FRACTION of its peak."""
+    peak = float(effect.max())
+    return effect >= SUPPORT_FRACTION * peak if peak > 1e-9 else np.zeros(effect.shape, bool)
+
+
+def region_rows(significant: np.ndarray, effect: np.ndarray, support_labels: np.ndarray,
+                regions: pd.DataFrame) -> list[dict]:
+    """Per planted region: expected, detected, and significant voxels in its support."""
+    support = planted_support(effect)
     rows = []
-    for _, region in regions.iterrows():
-        inside = labels == region["index"]
-        rows.append({"region": region["name"], "region_delta": region["delta"],
-                     "expected": bool(expected and region["delta"] == delta),
-                     "region_voxels": int(inside.sum()),
-                     "significant_voxels": int((significant & inside).sum()),
-                     "coverage": float((significant & inside).sum() / max(inside.sum(), 1)),
-                     "network_dice": network_dice})
-    rows.append({"region": OUTSIDE, "region_delta": "", "expected": False,
-                 "region_voxels": int((labels == 0).sum()),
-                 "significant_voxels": int((significant & (labels == 0)).sum()),
-                 "coverage": np.nan, "network_dice": network_dice})
+    for region in regions.itertuples():
+        inside = support_labels == region.index
+        expected = bool((support & inside).any())
+        hits = int((significant & inside).sum())
+        rows.append({"region": region.name, "region_delta": region.delta,
+                     "expected": expected, "detected": hits > 0,
+                     "significant_voxels": hits, "support_voxels": int(inside.sum())})
     return rows
 
 
-def recovery_table(fwe_maps: Mapping[tuple[str, str], str], analyses: Mapping[str, Mapping],
-                   regions_img: nib.Nifti1Image, regions: pd.DataFrame) -> pd.DataFrame:
-    """Recovery of every (analysis, contrast) FWE-cluster map against the planted truth.
+def summary_row(significant: np.ndarray, effect: np.ndarray, connectivity: int = 6) -> dict:
+    """Significant voxels, precision, FWE clusters and off-target clusters."""
+    support = planted_support(effect)
+    labels, n_clusters = ndimage.label(significant, cluster_structure(connectivity))
+    on_target = set(np.unique(labels[support & significant])) - {0}
+    n_sig = int(significant.sum())
+    return {"planted": bool(support.any()), "significant_voxels": n_sig,
+            "precision": float((significant & support).sum() / n_sig) if n_sig else np.nan,
+            "clusters": int(n_clusters), "off_target_clusters": n_clusters - len(on_target)}
 
-    ``fwe_maps`` maps (analysis name, contrast name) to the FWE-cluster t map path;
-    ``analyses`` maps analysis names to their config entries (delta, contrast).
-    A planted network is expected to be found by affect > memory for the HE, LE and
-    mean(HE, LE) analyses of its change period.
+
+def _on_grid(img: nib.Nifti1Image, like: nib.Nifti1Image, interpolation: str) -> np.ndarray:
+    return np.asarray(resample_to_img(img, like, interpolation=interpolation,
+                                      force_resample=True, copy_header=True).dataobj)
+
+
+def recovery_tables(fwe_maps: Mapping[tuple[str, str], str], analyses: Mapping[str, Mapping],
+                    truth_maps: Mapping[str, nib.Nifti1Image], support_img: nib.Nifti1Image,
+                    regions: pd.DataFrame, connectivity: int = 6,
+                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(per analysis x direction, per analysis x direction x region) recovery tables.
+
+    ``fwe_maps`` maps (analysis name, group contrast) to the FWE-cluster t map path;
+    ``analyses`` maps analysis names to their config entries (delta, contrast);
+    ``truth_maps`` holds the planted change maps by name (``delta1HE``, ...).
     """
-    rows = []
+    summary, per_region = [], []
+    grid = None
     for (name, contrast), path in fwe_maps.items():
         img = nib.load(path)
-        labels = np.asarray(resample_to_img(regions_img, img, interpolation="nearest",
-                                            force_resample=True, copy_header=True).dataobj)
-        significant = np.asarray(img.dataobj) != 0
+        if grid is None:
+            grid = ({k: _on_grid(v, img, "continuous") for k, v in truth_maps.items()},
+                    _on_grid(support_img, img, "nearest"))
+        truth, support_labels = grid
         analysis = analyses[name]
-        expected = contrast == "affectGtMemory" and analysis["contrast"] != "HEMinusLE"
-        for row in recovery_rows(significant, labels, regions, analysis["delta"], expected):
-            rows.append({"analysis": name, "delta": analysis["delta"],
-                         "first_level_contrast": analysis["contrast"],
-                         "contrast": contrast, **row})
-    return pd.DataFrame(rows)
+        key = {"analysis": name, "delta": analysis["delta"],
+               "first_level_contrast": analysis["contrast"], "contrast": contrast}
+        effect = planted_effect(truth, analysis["delta"], analysis["contrast"], contrast)
+        significant = np.asarray(img.dataobj) != 0
+        summary.append({**key, **summary_row(significant, effect, connectivity)})
+        per_region += [{**key, **row} for row in
+                       region_rows(significant, effect, support_labels, regions)]
+    regions_table = pd.DataFrame(per_region)
+    table = pd.DataFrame(summary)
+    found = regions_table[regions_table["expected"] & regions_table["detected"]]
+    expected = regions_table[regions_table["expected"]]
+    keys = ["analysis", "contrast"]
+    for column, rows in (("expected_regions", expected), ("detected_regions", found)):
+        names = rows.groupby(keys, sort=False)["region"].agg(", ".join)
+        table[column] = [names.get(k, "") for k in zip(table["analysis"], table["contrast"])]
+    return table, regions_table

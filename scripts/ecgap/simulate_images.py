@@ -25,6 +25,7 @@ from ecgap.regions import (DELTA1_REGIONS, DELTA2_REGIONS, TASK_REGIONS, region_
 FD_OUTLIER = 0.5          # fMRIPrep's default motion-outlier thresholds
 STD_DVARS_OUTLIER = 1.5
 HEAD_RADIUS_MM = 50.0     # rotation to displacement, as in Power et al. (2012)
+SUPPORT_FRACTION = 0.05   # a planted region's support: its effect >= 5 % of the peak
 
 
 @dataclass(frozen=True)
@@ -309,10 +310,15 @@ def truth_images(params: ImagingParams, grid_mm: float) -> dict[str, nib.Nifti1I
     out = {name: nib.Nifti1Image(data.astype(np.float32), mask_img.affine)
            for name, data in effects.items()}
     labels = np.zeros(mask_img.shape, dtype=np.int16)
-    for index, (name, centre) in enumerate(planted_regions().items(), start=1):
-        inside = region_map(mask_img, {name: centre}, params.region_fwhm_mm) >= 0.5
-        labels[inside & (labels == 0)] = index
+    blobs = np.stack([region_map(mask_img, {name: centre}, params.region_fwhm_mm)
+                      for name, centre in planted_regions().items()])
+    for index, blob in enumerate(blobs, start=1):
+        labels[(blob >= 0.5) & (labels == 0)] = index
     out["regions"] = nib.Nifti1Image(labels, mask_img.affine)
+    # Where each region's effect is at least SUPPORT_FRACTION of its peak (the voxel
+    # goes to the region whose blob is largest there): what 6 mm smoothing can reach.
+    support = np.where(blobs.max(axis=0) >= SUPPORT_FRACTION, blobs.argmax(axis=0) + 1, 0)
+    out["support"] = nib.Nifti1Image(support.astype(np.int16), mask_img.affine)
     return out
 
 
