@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 CORES ?= all
 CONFIG ?= config/config.yaml
 
-.PHONY: setup run report test lint dryrun power bench calibrate resources clean
+.PHONY: setup run report test lint dryrun power bench calibrate recovery efficiency resources clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,12 +44,24 @@ BENCH_ARGS ?=
 bench: setup
 	PYTHONPATH=scripts $(BIN)/python -m ecgap.bench all --out results/bench $(BENCH_ARGS)
 
-# FWE calibration of the group-level inference on DATASETS null data sets (about 1 s
-# each; not part of the test suite). Prints rejection rates with 95 % intervals.
-DATASETS ?= 200
+# FWE calibration of the group-level inference on DATASETS null data sets per case at the
+# paper's design (25 + 28 subjects, age and BDI; about 2 s each on 2 cores; not part of
+# the test suite). Writes docs/validation/calibration.tsv.
+DATASETS ?= 1000
 ENGINE ?= ecgap
 calibrate: setup
 	PYTHONPATH=scripts $(BIN)/python -m ecgap.calibrate --datasets $(DATASETS) --engine $(ENGINE)
+
+# Truth recovery of the default simulated study over SEEDS seeds (10 unless SEEDS is
+# given; about 6 min each on 2 cores). Writes docs/validation/recovery.tsv.
+RECOVERY_SEEDS = $(if $(filter command line environment,$(origin SEEDS)),$(SEEDS),10)
+recovery: setup
+	PYTHONPATH=scripts $(BIN)/python -m ecgap.recovery_runs --seeds $(RECOVERY_SEEDS)
+
+# Variance cost of the 128 s high-pass filter for each first-level contrast in the
+# task's timing. Writes docs/validation/high_pass.tsv.
+efficiency: setup
+	PYTHONPATH=scripts $(BIN)/python -m ecgap.efficiency
 
 # SLURM set-resources per rule from a finished run's benchmark files (for profiles/slurm).
 resources: setup

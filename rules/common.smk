@@ -437,10 +437,18 @@ FIGURES = f"{RESULTS}/figures"
 FIGURE_PARAMS = {"dpi": FIG["dpi"]}
 BEHAVIOUR_TABLES = {
     "manova": ("SoVT repeated-measures MANOVA", "Pillai's trace of the video, time and "
-               "group effects on the three ratings (exact F)."),
-    "univariate": ("Univariate follow-ups", "The MANOVA's effects per rating."),
+               "group effects on the three ratings (exact F). F, p: covariates as "
+               "configured (uncentred = SPSS's convention, which tests within-subject "
+               "effects at age 0 and BDI 0); F_centred, p_centred: the same at the "
+               "sample's mean covariates. Effects with group do not depend on it."),
+    "univariate": ("Per-rating follow-ups", "The MANOVA's effects per rating: video "
+                   "effects are univariate F(1, df); time effects are multivariate F(2, df) "
+                   "over the two session differences, not SPSS's sphericity-assumed "
+                   "univariate F (column statistic)."),
     "ttests": ("Rating t-tests", "Paired t-tests between sessions within each group and "
-               "between video types; Student t-tests between groups."),
+               "between video types; Student t-tests between groups. cohen_d is d_av for "
+               "paired tests (pingouin), d_s for independent ones; cohen_dz = t / sqrt(n) "
+               "for paired tests."),
     "correlations": ("Practice correlations", "Pearson correlations of the affect group's "
                      "rating changes with practice duration."),
     "memory_manova": ("Memory-task MANOVA", "Time x group on the recall scores."),

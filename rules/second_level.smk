@@ -89,6 +89,7 @@ rule truth_recovery:
         maps=fwe_cluster_maps(),
         truth=expand(f"{SIM_ROOT}/truth/space-{DATA['space']}_desc-{{name}}_effect.nii.gz",
                      name=["delta1HE", "delta1LE", "delta2HE", "delta2LE"]),
+        core=f"{SIM_ROOT}/truth/space-{DATA['space']}_desc-regions_dseg.nii.gz",
         support=f"{SIM_ROOT}/truth/space-{DATA['space']}_desc-support_dseg.nii.gz",
         regions=f"{SIM_ROOT}/truth/regions.tsv",
     output:

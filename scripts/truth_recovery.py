@@ -16,8 +16,8 @@ def main(smk):
     maps = {tuple(key): path for key, path in zip(smk.params.map_keys, smk.input.maps)}
     truth = {path.split("_desc-")[1].split("_")[0]: nib.load(path) for path in smk.input.truth}
     summary, regions = recovery_tables(maps, smk.params.analyses, truth,
-                                       nib.load(smk.input.support), read_tsv(smk.input.regions),
-                                       smk.params.connectivity)
+                                       nib.load(smk.input.core), nib.load(smk.input.support),
+                                       read_tsv(smk.input.regions), smk.params.connectivity)
     for row in summary.itertuples():
         logging.info("%s %s: planted regions %s, detected %s; %d significant voxels, "
                      "precision %.2f, %d of %d clusters off target", row.analysis,

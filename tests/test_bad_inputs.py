@@ -69,7 +69,7 @@ def _two(value_a, value_b, **extra):
 
 
 def _config(patch):
-    config = {"data": {}, "second_level": {}, "brain_behaviour": {}}
+    config = {"data": {}, "first_level": {}, "second_level": {}, "brain_behaviour": {}}
     for key, value in patch.items():
         section, name = key.split(".", 1)
         config[section][name] = value
@@ -404,6 +404,18 @@ def config_unknown_conjunction(files, tmp):
     return lambda: check_analyses(validate_config(_config({
         "second_level.conjunctions": [{"name": "c", "analyses": ["empathyHELE", "zz"]}]}),
         SCHEMA))
+
+
+@case("config key first_level.drift_model", "would filter twice")
+def config_two_high_pass_filters(files, tmp):
+    return lambda: check_analyses(validate_config(_config({
+        "first_level.drift_model": "cosine"}), SCHEMA))
+
+
+@case("config key second_level.connectivity", "6-connected clusters only")
+def config_nilearn_engine_with_18_neighbours(files, tmp):
+    return lambda: check_analyses(validate_config(_config({
+        "second_level.engine": "nilearn", "second_level.connectivity": 18}), SCHEMA))
 
 
 @case("config key brain_behaviour.analyses (b).score", "needs its change period")

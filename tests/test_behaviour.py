@@ -149,6 +149,29 @@ def test_centring_changes_within_effects_not_group_interactions(data):
         assert abs(raw.loc[effect, "F"] - centred.loc[effect, "F"]) > 1e-3
     assert centred.covariates.iloc[0] == "centred"
     assert raw.covariates.iloc[0].startswith("uncentred")
+    # the uncentred table carries the centred test beside it, equal to the centred run
+    for column in ("F", "p", "pillai"):
+        np.testing.assert_allclose(raw[f"{column}_centred"], centred[column], rtol=1e-10)
+        np.testing.assert_allclose(centred[f"{column}_centred"], centred[column], rtol=1e-12)
+
+
+def test_follow_up_statistics_are_named_for_what_they_are(data):
+    ratings, participants, _ = data
+    table = univariate_followups(ratings, participants, SESSIONS, COVARIATES, False)
+    time = table[table.effect == "time"]
+    assert set(time.df1) == {2} and set(time.df2) == {48}
+    assert time.statistic.str.startswith("multivariate exact F").all()
+    video = table[table.effect == "video"]
+    assert set(video.df1) == {1} and video.statistic.str.contains("univariate F").all()
+
+
+def test_paired_tests_report_dz(data):
+    ratings, participants, _ = data
+    tests = sovt_ttests(ratings, participants, SESSIONS)
+    paired = tests[tests.test != "between groups"]
+    np.testing.assert_allclose(paired.cohen_dz, paired["T"] / np.sqrt(paired.n))
+    assert set(paired.cohen_d_type) == {"d_av"}
+    assert tests.loc[tests.test == "between groups", "cohen_dz"].isna().all()
 
 
 def test_correlations_and_memory_ttests(data):

@@ -234,3 +234,11 @@ def test_one_high_pass_filter_is_configured(drift, strategy, message):
         strategy + ["high_pass"] if drift == "fmriprep_cosines" else
         [s for s in strategy if s != "high_pass"])
     check_drift_model(config)
+
+
+def test_high_pass_costs_he_minus_le_more_than_the_mean():
+    from ecgap.efficiency import high_pass_table
+
+    table = high_pass_table(runs=2, t_r=2.0, cutoff_s=128.0, rhos=[0.0], seed=3)
+    ratio = table.set_index("contrast")["variance_ratio_mean"]
+    assert ratio["HEMinusLE"] > 1.5 > ratio["HE"] > ratio["meanHELE"] > 1.0

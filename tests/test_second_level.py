@@ -194,11 +194,38 @@ def test_recovery_scores_detection_precision_and_off_target_clusters():
     significant[1:4, 1:4, 1:3] = True  # 18 voxels in the aMCC support
     significant[4:6, 1, 1] = True  # extends that cluster past the support by one voxel
     significant[10, 0, 0] = True  # an off-target cluster
-    rows = {r["region"]: r for r in region_rows(significant, effect, support, regions)}
+    core = np.where(truth["delta1HE"] == 2.0, 1, 0) + np.where(support == 2, 2, 0)
+    rows = {r["region"]: r for r in region_rows(significant, effect, core, support, regions)}
     assert rows["aMCC"]["expected"] and rows["aMCC"]["detected"]
     assert not rows["pgACC"]["expected"] and not rows["pgACC"]["detected"]
+    assert rows["aMCC"]["core_significant_voxels"] == 4  # the 2x2x2 peak, half inside
     summary = summary_row(significant, effect)
     assert summary["clusters"] == 2 and summary["off_target_clusters"] == 1
     assert summary["precision"] == pytest.approx(19 / 21)
     nothing = summary_row(significant, np.zeros(support.shape))
     assert not nothing["planted"] and nothing["off_target_clusters"] == 2
+
+
+def test_recovery_over_seeds_gives_detection_and_off_target_rates():
+    from ecgap.recovery_runs import aggregate, headline, seed_config
+
+    key = {"analysis": "empathyHELE", "delta": "delta1", "first_level_contrast": "meanHELE"}
+    summaries = pd.DataFrame([
+        {**key, "contrast": "affectGtMemory", "planted": True, "precision": p,
+         "off_target_clusters": off, "seed": seed}
+        for seed, p, off in ((1, 0.9, 0), (2, 0.7, 1), (3, np.nan, 0))] + [
+        {**key, "contrast": "memoryGtAffect", "planted": False, "precision": np.nan,
+         "off_target_clusters": 0, "seed": seed} for seed in (1, 2, 3)])
+    regions = pd.DataFrame([
+        {**key, "contrast": "affectGtMemory", "region": region, "expected": True,
+         "detected": hit, "seed": seed}
+        for seed, hits in ((1, (True, True)), (2, (True, False)), (3, (False, False)))
+        for region, hit in zip(("aMCC", "insula_L"), hits)])
+    table = aggregate(summaries, regions).set_index(["kind", "contrast", "region"])
+    assert table.loc[("detection", "affectGtMemory", "aMCC"), "rate"] == pytest.approx(2 / 3)
+    assert table.loc[("detection", "affectGtMemory", "insula_L"), "rate"] == pytest.approx(1 / 3)
+    off = table.loc[("off_target", "affectGtMemory", "")]
+    assert off["rate"] == pytest.approx(1 / 3) and off["mean_precision"] == pytest.approx(0.8)
+    assert table.loc[("off_target", "memoryGtAffect", ""), "rate"] == 0
+    assert "1 of 6" in headline(table.reset_index())
+    assert seed_config(4, 6.0, 1000)["simulate"] == {"seed": 4, "grid_mm": 6.0}

@@ -270,7 +270,7 @@ def test_group_level_recovers_the_planted_networks(tiny_run):
     assert set(triple.loc[triple.expected, "region"]) == {"insula_L", "insula_R", "aMCC"}
     # No planted region of the other change period is ever expected or significant.
     wrong = regions[regions.region_delta != regions.delta]
-    assert not wrong.expected.any() and (wrong.significant_voxels == 0).all()
+    assert not wrong.expected.any() and (wrong.core_significant_voxels == 0).all()
     reverse = summary.xs("memoryGtAffect", level="contrast")
     assert not reverse.planted.any() and (reverse.significant_voxels == 0).all()
     for analysis in ("empathyHELE", "compassionHELE"):

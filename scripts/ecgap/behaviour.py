@@ -155,18 +155,17 @@ def sovt_manova(ratings: pd.DataFrame, participants: pd.DataFrame, sessions: Seq
     wide = cell_means(ratings, sessions).dropna()  # listwise, as SPSS's repeated measures
     subjects = _subjects(participants, wide.index, covariates)
     wide = wide.loc[subjects.index]
-    x = design_matrix(subjects, covariates, center)
-    rows = []
-    for effect, kind, coefficient in SOVT_EFFECTS:
-        scores = contrast_scores(wide, kind, sessions, ratings_used)
-        rows.append(multivariate_test(scores, x, coefficient, effect))
-    return _table(rows, center)
+    tests = [(effect, contrast_scores(wide, kind, sessions, ratings_used), coefficient)
+             for effect, kind, coefficient in SOVT_EFFECTS]
+    return _table(tests, subjects, covariates, center)
 
 
 def univariate_followups(ratings: pd.DataFrame, participants: pd.DataFrame,
                          sessions: Sequence[str], covariates: Sequence[str],
                          center: bool) -> pd.DataFrame:
-    """The same tests per rating: F(1, 49) for video effects, F(2, 48) for time effects."""
+    """The same tests per rating: F(1, 49) for video effects (one contrast score: the
+    univariate F), F(2, 48) for time effects: the multivariate F over the two session
+    differences, not SPSS's sphericity-assumed univariate F(2, 98) (see ``statistic``)."""
     frames = []
     for rating in RATINGS:
         table = sovt_manova(ratings, participants, sessions, covariates, center, [rating])
@@ -175,12 +174,35 @@ def univariate_followups(ratings: pd.DataFrame, participants: pd.DataFrame,
     return out[["rating", *[c for c in out.columns if c != "rating"]]]
 
 
-def _table(rows: list[MultivariateTest], center: bool) -> pd.DataFrame:
-    return pd.DataFrame([{
-        "effect": t.effect, "pillai": t.pillai, "F": t.f, "df1": t.df1, "df2": t.df2,
-        "p": t.p, "partial_eta2": t.partial_eta2, "n": t.n,
-        "covariates": "centred" if center else "uncentred (SPSS convention)",
-    } for t in rows])
+def statistic_label(df1: int) -> str:
+    """What an F row is: one contrast score gives the univariate F; several, the
+    multivariate exact F of Pillai's trace (not SPSS's sphericity-assumed univariate F)."""
+    if df1 == 1:
+        return "exact F, one contrast score (= univariate F)"
+    return f"multivariate exact F (Pillai) over {df1} contrast scores"
+
+
+def _table(tests: list[tuple[str, pd.DataFrame, str]], subjects: pd.DataFrame,
+           covariates: Sequence[str], center: bool) -> pd.DataFrame:
+    """One row per (effect, scores, tested coefficient), in the configured covariate
+    convention, with the same test at mean covariates (centred) beside it.
+
+    Uncentred covariates (SPSS's GLM) evaluate within-subject effects at covariate
+    values of 0 (age 0, BDI 0); centred ones at the sample means. Effects involving
+    group do not depend on the centring.
+    """
+    designs = (design_matrix(subjects, covariates, center),
+               design_matrix(subjects, covariates, True))
+    rows = []
+    for effect, scores, coefficient in tests:
+        t, c = (multivariate_test(scores, x, coefficient, effect) for x in designs)
+        rows.append({
+            "effect": t.effect, "pillai": t.pillai, "F": t.f, "df1": t.df1, "df2": t.df2,
+            "p": t.p, "partial_eta2": t.partial_eta2, "n": t.n,
+            "covariates": "centred" if center else "uncentred (SPSS convention)",
+            "statistic": statistic_label(t.df1),
+            "pillai_centred": c.pillai, "F_centred": c.f, "p_centred": c.p})
+    return pd.DataFrame(rows)
 
 
 # --------------------------------------------------------------------------- t-tests
@@ -189,10 +211,15 @@ def _ttest_row(test: str, group: str, measure: str, contrast: str,
                result: pd.DataFrame, n: int) -> dict[str, object]:
     row = result.iloc[0]
     low, high = row["CI95"]
+    paired = test != "between groups"
     return {"test": test, "group": group, "measure": measure, "contrast": contrast,
             "T": float(row["T"]), "dof": float(row["dof"]), "p": float(row["p_val"]),
-            "cohen_d": float(row["cohen_d"]), "ci95_low": float(low),
-            "ci95_high": float(high), "n": n}
+            "cohen_d": float(row["cohen_d"]),
+            # pingouin's paired d is d_av (mean / average sd of the two measures); d_z
+            # (mean / sd of the differences = t / sqrt(n)) is what a paired power uses.
+            "cohen_d_type": "d_av" if paired else "d_s (pooled sd)",
+            "cohen_dz": float(row["T"]) / np.sqrt(n) if paired else np.nan,
+            "ci95_low": float(low), "ci95_high": float(high), "n": n}
 
 
 def session_means(wide: pd.DataFrame, video: str | None) -> dict[str, pd.DataFrame]:
@@ -278,15 +305,13 @@ def memory_manova(memory: pd.DataFrame, participants: pd.DataFrame, sessions: Se
     wide = _memory_wide(memory, sessions, scores)
     subjects = _subjects(participants, wide.index, covariates)
     wide = wide.loc[subjects.index]
-    x = design_matrix(subjects, covariates, center)
     pre, post1, post2 = sessions
     time = pd.DataFrame({f"{s}_{d}": wide[(s, b)] - wide[(s, a)] for s in scores
                          for a, b, d in ((pre, post1, "delta1"), (post1, post2, "delta2"))})
     mean = pd.DataFrame({s: wide[s].mean(axis=1) for s in scores})
-    rows = [multivariate_test(time, x, "Intercept", "time"),
-            multivariate_test(time, x, "group", "time x group"),
-            multivariate_test(mean, x, "group", "group")]
-    return _table(rows, center)
+    tests = [("time", time, "Intercept"), ("time x group", time, "group"),
+             ("group", mean, "group")]
+    return _table(tests, subjects, covariates, center)
 
 
 def memory_ttests(memory: pd.DataFrame, participants: pd.DataFrame, sessions: Sequence[str],

@@ -11,13 +11,12 @@ writes the ratio per contrast (mean and range over simulated runs) to
 from __future__ import annotations
 
 import argparse
-from datetime import date
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from nilearn.glm.first_level import make_first_level_design_matrix
 
+from ecgap.provenance import write_table
 from ecgap.task import TaskDesign, make_sovt_events, n_volumes
 
 CONTRASTS = {"HE": {"HE": 1.0}, "LE": {"LE": 1.0}, "HEMinusLE": {"HE": 1.0, "LE": -1.0},
@@ -75,14 +74,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default="docs/validation/high_pass.tsv")
     args = parser.parse_args(argv)
     table = high_pass_table(args.runs, args.tr, args.cutoff, [0.0, 0.3], args.seed)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    header = (f"# Variance of each first-level contrast with / without the {args.cutoff:g} s "
-              f"cosine set, {args.runs} simulated SoVT runs, TR {args.tr:g} s, SPM HRF, "
-              f"GLS. {date.today()}, python -m ecgap.efficiency\n")
-    out.write_text(header + table.to_csv(sep="\t", index=False, float_format="%.3f"))
-    print(header + table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
-
+    description = (f"Variance of each first-level contrast with / without the "
+                   f"{args.cutoff:g} s cosine set (ratio), {args.runs} simulated SoVT runs, "
+                   f"TR {args.tr:g} s, SPM HRF, GLS (python -m ecgap.efficiency)")
+    write_table(table, args.out, description)
+    print(description)
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
 
 if __name__ == "__main__":
     main()
