@@ -174,3 +174,11 @@ def test_cluster_table_without_p_maps_has_nan_p():
     table, labels = cluster_table(_img(data), _img(data), None, None, 0.0)
     assert len(table) == 1 and table.p_fwe_size.isna().all()
     assert np.count_nonzero(np.asarray(labels.dataobj)) == 8
+
+
+def test_conjunction_excludes_p_equal_to_alpha_after_float32_storage():
+    z = np.full((2, 2, 2), 4.0)
+    at_alpha = _img(np.full((2, 2, 2), -np.log10(0.05)))  # float32 on disk
+    below = _img(np.full((2, 2, 2), -np.log10(0.04)))
+    assert not minimum_statistic([_img(z), _img(z)], [at_alpha, below], 0.05)[0].get_fdata().any()
+    assert minimum_statistic([_img(z), _img(z)], [below, below], 0.05)[0].get_fdata().all()

@@ -46,7 +46,8 @@ def minimum_statistic(z_maps: Sequence[nib.Nifti1Image],
     """
     _check_pairs(z_maps, logp_fwe_voxel)
     logp = _stack(logp_fwe_voxel)
-    keep = (logp > -np.log10(alpha)).all(axis=0)
+    # The maps are float32 on disk: compare in float32, or p == alpha would pass.
+    keep = (logp > np.float32(-np.log10(alpha))).all(axis=0)
     affine = z_maps[0].affine
     conj_logp = np.where(keep, logp.min(axis=0), 0).astype(np.float32)
     return _min_where(_stack(z_maps), keep, affine), nib.Nifti1Image(conj_logp, affine)

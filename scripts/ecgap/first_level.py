@@ -113,8 +113,11 @@ def high_pass_record(designs: Sequence[pd.DataFrame], t_r: float, drift_model: s
         k, span = len(cosine_columns(design)), 2 * len(design) * t_r
         cosines.append(k)
         highest.append(k / span)
-        periods.append([round(span / (k + shift + 1), 1), round(span / (k + shift), 1)]
-                       if k + shift else None)
+        if k + shift == 0:
+            periods.append(None)  # no filter
+        else:  # fMRIPrep's K = 0 only says P > S / 2: no upper bound
+            periods.append([round(span / (k + shift + 1), 1),
+                            round(span / (k + shift), 1) if k else None])
     return {"DriftModel": _DRIFT_WORDS[drift_model],
             "HighPass": high_pass if drift_model == "cosine" else None,
             "HighPassCosines": cosines, "HighPassHighestCosineHz": highest,

@@ -48,7 +48,10 @@ def planted_effect(truth: Mapping[str, np.ndarray], delta: str, first_level_cont
 def planted_support(effect: np.ndarray) -> np.ndarray:
     """Where a positive planted effect reaches SUPPORT_FRACTION of its peak."""
     peak = float(effect.max())
-    return effect >= SUPPORT_FRACTION * peak if peak > 1e-9 else np.zeros(effect.shape, bool)
+    # relative, so that resampling ringing of a negative or zero effect plants nothing
+    if peak <= SUPPORT_FRACTION * float(np.abs(effect).max()) or peak <= 0:
+        return np.zeros(effect.shape, bool)
+    return effect >= SUPPORT_FRACTION * peak
 
 
 def region_rows(significant: np.ndarray, effect: np.ndarray, core_labels: np.ndarray,
@@ -60,11 +63,11 @@ def region_rows(significant: np.ndarray, effect: np.ndarray, core_labels: np.nda
     peak: the region carries the effect itself, rather than a neighbour's tail reaching
     into it (blobs overlap at 5 % of their peak).
     """
-    peak = float(effect.max())
+    peak = float(effect.max()) if planted_support(effect).any() else 0.0
     rows = []
     for region in regions.itertuples():
         core, support = core_labels == region.index, support_labels == region.index
-        expected = bool(peak > 1e-9 and core.any() and effect[core].max() >= 0.5 * peak)
+        expected = bool(peak > 0 and core.any() and effect[core].max() >= 0.5 * peak)
         hits = int((significant & support).sum())
         rows.append({"region": region.name, "region_delta": region.delta,
                      "expected": expected, "detected": hits > 0,
