@@ -46,12 +46,12 @@ def run_seed(seed: int, grid_mm: float, permutations: int, cache: Path,
     """
     done = cache / f"seed-{seed}_grid-{grid_mm:g}_perm-{permutations}"
     if not (done / "wall_s.txt").exists():
-        workdir = cache / "work" / f"seed-{seed}"
-        shutil.rmtree(workdir, ignore_errors=True)
-        workdir.mkdir(parents=True)
+        # an interrupted seed's run is resumed where it stopped
+        workdir = cache / "work" / f"seed-{seed}_grid-{grid_mm:g}_perm-{permutations}"
+        workdir.mkdir(parents=True, exist_ok=True)
         config = workdir / "recovery.yaml"
         config.write_text(yaml.safe_dump(seed_config(seed, grid_mm, permutations)))
-        result = snakemake(workdir, config, *TARGETS, cores=cores)
+        result = snakemake(workdir, config, "--rerun-incomplete", *TARGETS, cores=cores)
         done.mkdir(parents=True, exist_ok=True)
         for target in TARGETS:
             shutil.copy(workdir / target, done / Path(target).name)
