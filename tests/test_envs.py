@@ -106,3 +106,29 @@ def test_env_declares_what_the_script_imports(rule):
 def test_scripts_take_config_through_params(script):
     assert "snakemake.config" not in script.read_text(), (
         f"{script.name} reads the config directly; pass values through params:")
+
+
+def _pins(lines: list[str], separator: str) -> dict[str, str]:
+    pins = {}
+    for line in lines:
+        line = line.split("#")[0].strip().lstrip("- ").strip()
+        if separator in line:
+            name, version = line.split(separator, 1)
+            pins[name.strip().lower().replace("_", "-")] = version.strip()
+    return pins
+
+
+def test_conda_env_pins_equal_the_tested_requirements():
+    """Every version an env pins is the version requirements.txt installs (and tests)."""
+    tested = _pins((REPO / "requirements.txt").read_text().splitlines(), "==")
+    checked = 0
+    for path in sorted((REPO / "envs").glob("*.yaml")):
+        deps = yaml.safe_load(path.read_text())["dependencies"]
+        conda = [d for d in deps if isinstance(d, str)]
+        pip = [p for d in deps if isinstance(d, dict) for p in d.get("pip", [])]
+        for name, version in {**_pins(conda, "="), **_pins(pip, "==")}.items():
+            if name == "python":
+                continue
+            assert tested.get(name) == version, (path.name, name, version, tested.get(name))
+            checked += 1
+    assert checked > 20
