@@ -242,3 +242,23 @@ def test_high_pass_costs_he_minus_le_more_than_the_mean():
     table = high_pass_table(runs=2, t_r=2.0, cutoff_s=128.0, rhos=[0.0], seed=3)
     ratio = table.set_index("contrast")["variance_ratio_mean"]
     assert ratio["HEMinusLE"] > 1.5 > ratio["HE"] > ratio["meanHELE"] > 1.0
+
+
+@pytest.mark.realdata
+def test_real_fmriprep_cosines_span_the_steady_state_volumes():
+    """fMRIPrep writes its cosines over the volumes after the non-steady-state ones (0 in
+    those rows): the simulator's basis over that count equals them, and the sidecar's
+    cut-off range is computed from that count."""
+    for table, _ in _real_runs():
+        raw = read_tsv(table)
+        columns = [c for c in raw if c.startswith("cosine")]
+        dummies = len([c for c in raw if c.startswith("non_steady_state_outlier")])
+        steady = len(raw) - dummies
+        assert (raw[columns].iloc[:dummies] == 0).all().all()
+        cutoff = 2 * steady * 2.0 / (len(columns) + 1.5)  # any TR: K cosines at this cut-off
+        np.testing.assert_allclose(raw[columns].iloc[dummies:].to_numpy(),
+                                   cosine_basis(steady, 2.0, cutoff), atol=1e-6)
+        record = high_pass_record([raw[columns]], 2.0, "fmriprep_cosines", 0)
+        span = 2 * steady * 2.0
+        assert record["HighPassCutoffRangeS"] == [[round(span / (len(columns) + 2), 1),
+                                                   round(span / (len(columns) + 1), 1)]]

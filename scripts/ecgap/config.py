@@ -94,7 +94,8 @@ def check_analyses(config: dict[str, Any]) -> None:
     """Cross-key checks the schema cannot express: unique analysis names, conjunctions
     of known analyses, a change period for every rating score, and one high-pass filter."""
     check_drift_model(config)
-    if config["second_level"]["engine"] == "nilearn" and config["second_level"]["connectivity"] != 6:
+    group = config["second_level"]
+    if group["engine"] == "nilearn" and group["connectivity"] != 6:
         raise InputError("config key second_level.connectivity", "the nilearn permutation "
                          "engine forms 6-connected clusters only; use engine: ecgap for 18 "
                          "or 26")

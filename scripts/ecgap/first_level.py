@@ -98,19 +98,30 @@ def cosine_columns(design: pd.DataFrame) -> list[str]:
     return [c for c in design.columns if str(c).startswith(("cosine", "drift_"))]
 
 
+def steady_volumes(design: pd.DataFrame, columns: Sequence[str]) -> int:
+    """Volumes the cosines span: fMRIPrep builds them over the steady-state volumes and
+    writes 0 in the leading non-steady-state rows (checked on real fMRIPrep output)."""
+    if not columns:
+        return len(design)
+    zero = (design[list(columns)] == 0).all(axis=1).to_numpy()
+    leading = int(np.argmin(zero)) if not zero.all() else len(zero)
+    return len(design) - leading
+
+
 def high_pass_record(designs: Sequence[pd.DataFrame], t_r: float, drift_model: str,
                      high_pass: float) -> dict[str, object]:
     """What the GLM's high-pass filter actually is, for the sidecar.
 
-    K discrete cosines over N volumes (S = 2 N TR seconds) remove frequencies up to
-    K / S. For a cut-off period P, fMRIPrep (nipype's ``_cosine_drift``) keeps
+    K discrete cosines over N steady-state volumes (S = 2 N TR seconds) remove
+    frequencies up to K / S. For a cut-off period P, fMRIPrep (nipype's ``_cosine_drift``) keeps
     K = floor(S / P) - 1 cosines and nilearn K = floor(S / P), so K pins P to
     (S / (K + 2), S / (K + 1)] or (S / (K + 1), S / K] seconds: the cut-off used.
     """
     shift = 1 if drift_model == "fmriprep_cosines" else 0
     cosines, highest, periods = [], [], []
     for design in designs:
-        k, span = len(cosine_columns(design)), 2 * len(design) * t_r
+        columns = cosine_columns(design)
+        k, span = len(columns), 2 * steady_volumes(design, columns) * t_r
         cosines.append(k)
         highest.append(k / span)
         if k + shift == 0:

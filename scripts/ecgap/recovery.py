@@ -32,7 +32,7 @@ from ecgap.first_level import SOVT_CONTRASTS
 from ecgap.permutation import cluster_structure
 from ecgap.second_level import GROUP_CONTRASTS
 from ecgap.simulate_images import SUPPORT_FRACTION
-VIDEO_TYPES = ("HE", "LE")
+from ecgap.task import VIDEO_TYPES
 
 
 def planted_effect(truth: Mapping[str, np.ndarray], delta: str, first_level_contrast: str,
