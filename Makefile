@@ -7,27 +7,32 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 CORES ?= all
 CONFIG ?= config/config.yaml
+# The Snakefile loads config/config.yaml itself: pass --configfile only for another one.
+CONFIG_ARG = $(if $(filter-out config/config.yaml,$(CONFIG)),--configfile $(CONFIG))
 
 .PHONY: setup run report test lint dryrun power bench calibrate recovery efficiency resources clean
 
 $(STAMP): requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	@echo "ecgap: installing the pinned requirements into $(VENV) (first run only, a few minutes)"
+	$(BIN)/python -m pip install --progress-bar on -r requirements.txt
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
 setup: $(STAMP)
 
+# The whole workflow, then its self-contained HTML report (Snakemake builds a report
+# from finished results only, so it is a second call).
 run: setup
-	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG)
+	$(BIN)/snakemake --cores $(CORES) $(CONFIG_ARG)
+	$(BIN)/snakemake --cores $(CORES) $(CONFIG_ARG) --report results/report.html
+	@echo "ecgap: done. Results in results/ (a BIDS derivative dataset), the report in results/report.html, the methods text in results/methods.md."
 
-# The self-contained HTML report of a finished run (brings the results up to date first).
 report: run
-	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) --report results/report.html
 
 dryrun: setup
-	$(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) --dry-run
+	$(BIN)/snakemake --cores $(CORES) $(CONFIG_ARG) --dry-run
 
 test: setup
 	$(BIN)/python -m pytest tests

@@ -13,6 +13,8 @@ from ecgap.first_level import (FIRST_LEVEL_STATS, SOVT_CONTRASTS, first_level_ou
                                sovt_contrasts)
 from ecgap.ingest import read_participants
 from ecgap.io import InputError
+from ecgap.names import derivative_path
+from ecgap.provenance import commit as _commit
 from ecgap.second_level import DELTAS, GROUP_CONTRASTS, GROUP_STATS, delta_sessions
 from ecgap.simulate_behaviour import missing_memory_subjects, study_from_config
 
@@ -34,6 +36,8 @@ DATA = config["data"]
 SIM = config["simulate"]
 SESSIONS = list(DATA["sessions"])
 RESULTS = "results"
+#: The workflow's commit, for results/dataset_description.json.
+ECGAP_COMMIT = _commit()
 SIM_ROOT = f"{RESULTS}/simulated"
 
 wildcard_constraints:
@@ -110,8 +114,8 @@ def get_run_entities(wildcards):
 
 
 FIRST_LEVEL = (f"{RESULTS}/first_level/sub-{{subject}}/ses-{{session}}/"
-               f"sub-{{subject}}_ses-{{session}}_task-{DATA['task']}")
-FIRST_LEVEL_EFFECT = f"{FIRST_LEVEL}_contrast-{{contrast}}_stat-effect_statmap.nii.gz"
+               f"sub-{{subject}}_ses-{{session}}_task-{DATA['task']}_space-{DATA['space']}")
+FIRST_LEVEL_EFFECT = derivative_path(FIRST_LEVEL, "statmap", contrast="{contrast}", stat="effect")
 FIRST_LEVEL_CONTRASTS = list(sovt_contrasts(config["first_level"]["parametric_modulation"],
                                             list(DATA["ratings"])))
 
@@ -125,7 +129,7 @@ def first_level_map_outputs():
     """The effect, variance and z maps of every contrast of one run, one named output
     each ("HE_effect", ...): the output cache needs every file of a cached rule named."""
     return {first_level_output_name(contrast, stat):
-            f"{FIRST_LEVEL}_contrast-{contrast}_stat-{stat}_statmap.nii.gz"
+            derivative_path(FIRST_LEVEL, "statmap", contrast=contrast, stat=stat)
             for contrast in FIRST_LEVEL_CONTRASTS for stat in FIRST_LEVEL_STATS}
 
 
@@ -174,9 +178,39 @@ def drop_benchmarks_of_cached_rules():
 
 
 ANALYSES = {a["name"]: a for a in config["second_level"]["analyses"]}
-SECOND_LEVEL = f"{RESULTS}/second_level/{{analysis}}/task-{DATA['task']}_desc-{{analysis}}"
-CHANGE_MAP = (f"{RESULTS}/second_level/changes/sub-{{subject}}/sub-{{subject}}_task-"
-              f"{DATA['task']}_contrast-{{contrast}}_desc-{{delta}}_effect.nii.gz")
+GROUP_MASK = (f"{RESULTS}/second_level/task-{DATA['task']}_space-{DATA['space']}"
+              "_desc-group_mask.nii.gz")
+STAGE_KEYS = {"second_level": "analysis", "conjunctions": "conjunction",
+              "brain_behaviour": "bb"}
+
+
+def stage_prefix(stage):
+    """Folder of one analysis of a group-level stage and the leading entities of its
+    files; the analysis' name (a wildcard) is the files' desc- entity."""
+    return f"{RESULTS}/{stage}/{{{STAGE_KEYS[stage]}}}/task-{DATA['task']}_space-{DATA['space']}"
+
+
+def stage_map(stage, contrast, stat=None, suffix="statmap", ext=".nii.gz", name=None):
+    """One map (or label image) of one group-level analysis, with the analysis' name as
+    wildcard or, given ``name``, filled in."""
+    key = STAGE_KEYS[stage]
+    path = derivative_path(stage_prefix(stage), suffix, ext, contrast=contrast, stat=stat,
+                           desc=f"{{{key}}}")
+    return path if name is None else path.replace(f"{{{key}}}", name)
+
+
+def analysis_stem(stage, name=None):
+    """The stem of one group-level analysis' own files (design, sidecar): its prefix and
+    its name as desc-, the name a wildcard or, given ``name``, filled in."""
+    key = STAGE_KEYS[stage]
+    stem = f"{stage_prefix(stage)}_desc-{{{key}}}"
+    return stem if name is None else stem.replace(f"{{{key}}}", name)
+
+
+SECOND_LEVEL = analysis_stem("second_level")
+CHANGE_MAP = derivative_path(f"{RESULTS}/second_level/changes/sub-{{subject}}/sub-{{subject}}"
+                             f"_task-{DATA['task']}_space-{DATA['space']}", "statmap",
+                             contrast="{contrast}", stat="effect", desc="{delta}")
 CHANGE_CONTRASTS = list(SOVT_CONTRASTS)
 
 wildcard_constraints:
@@ -232,36 +266,32 @@ SLOPE_CONTRAST_NAMES = list(SLOPE_CONTRASTS)
 ANALYSIS_CONTRASTS = [(a, c) for a in ANALYSES for c in GROUP_CONTRAST_NAMES]
 
 
-def group_map_outputs(pattern, contrasts):
-    """t, z, FWE p and FWE-thresholded maps of each contrast of one group analysis."""
-    escaped = _escape(pattern)
-    return expand(f"{escaped}_contrast-{{contrast}}_stat-{{stat}}_statmap.nii.gz",
-                  contrast=contrasts, stat=GROUP_STATS) + \
-        expand(f"{escaped}_contrast-{{contrast}}_desc-FWEcluster_stat-t_statmap.nii.gz",
-               contrast=contrasts)
+def group_map_outputs(stage, contrasts):
+    """Effect, variance, t, z, FWE p and FWE-thresholded t maps of each contrast of one
+    group-level analysis."""
+    return [stage_map(stage, c, stat) for c in contrasts for stat in GROUP_STATS]
 
 
-def cluster_label_outputs(pattern, contrasts):
-    """Per contrast, the cluster label image whose ids are clusters.tsv's."""
-    return expand(f"{_escape(pattern)}_contrast-{{contrast}}_desc-clusters_dseg.nii.gz",
-                  contrast=contrasts)
+def cluster_label_outputs(stage, contrasts):
+    """Per contrast, the cluster label image (ids as in clusters.tsv) and its label table."""
+    return [stage_map(stage, c, suffix="dseg", ext=ext) for c in contrasts
+            for ext in (".nii.gz", ".tsv")]
 
 
 def fwe_cluster_maps():
     """Every analysis' FWE-cluster t maps, in ANALYSIS_CONTRASTS order."""
-    return [SECOND_LEVEL.format(analysis=a) + f"_contrast-{c}_desc-FWEcluster_stat-t_statmap.nii.gz"
-            for a, c in ANALYSIS_CONTRASTS]
+    return [stage_map("second_level", c, "tFWEcluster", name=a) for a, c in ANALYSIS_CONTRASTS]
 
 
 # ------------------------------------------------------------ conjunctions, brain-behaviour
 
 CONJUNCTIONS = {c["name"]: c for c in config["second_level"]["conjunctions"]}
-CONJUNCTION = f"{RESULTS}/conjunctions/{{conjunction}}/task-{DATA['task']}_desc-{{conjunction}}"
+CONJUNCTION = analysis_stem("conjunctions")
 
 BB = config["brain_behaviour"]
 BB_ANALYSES = {b["name"]: b for b in BB["analyses"]}
 BB_COVARIATES = DATA["covariates"] if BB["covariates"] is None else BB["covariates"]
-BRAIN_BEHAVIOUR = f"{RESULTS}/brain_behaviour/{{bb}}/task-{DATA['task']}_desc-{{bb}}"
+BRAIN_BEHAVIOUR = analysis_stem("brain_behaviour")
 INFERENCE_KEYS = ("n_permutations", "cluster_forming_p", "alpha", "seed", "engine",
                   "connectivity")
 
@@ -289,12 +319,10 @@ def get_conjunction_maps(wildcards):
     order."""
     c = CONJUNCTIONS[wildcards.conjunction]
 
-    def path(analysis, stat):
-        return (SECOND_LEVEL.format(analysis=analysis)
-                + f"_contrast-{c['contrast']}_{stat}_statmap.nii.gz")
-    return {"z": [path(a, "stat-z") for a in c["analyses"]],
-            "logp_voxel": [path(a, "stat-logpFWEvoxel") for a in c["analyses"]],
-            "fwe_clusters": [path(a, "desc-FWEcluster_stat-t") for a in c["analyses"]]}
+    def paths(stat):
+        return [stage_map("second_level", c["contrast"], stat, name=a) for a in c["analyses"]]
+    return {"z": paths("z"), "logp_voxel": paths("logpFWEvoxel"),
+            "fwe_clusters": paths("tFWEcluster")}
 
 
 def get_bb_change_maps(wildcards):
@@ -304,32 +332,28 @@ def get_bb_change_maps(wildcards):
 
 
 
-ROI_SETS = {
-    "second_level": (SECOND_LEVEL, "analysis", GROUP_CONTRAST_NAMES),
-    "conjunctions": (CONJUNCTION, "conjunction", None),
-    "brain_behaviour": (BRAIN_BEHAVIOUR, "bb", SLOPE_CONTRAST_NAMES),
-}
+ROI_CONTRASTS = {"second_level": GROUP_CONTRAST_NAMES, "conjunctions": None,
+                 "brain_behaviour": SLOPE_CONTRAST_NAMES}
 
 
 def roi_contrasts(stage, name):
     """The contrasts whose clusters a cluster set has (a conjunction has one)."""
-    contrasts = ROI_SETS[stage][2]
+    contrasts = ROI_CONTRASTS[stage]
     return [CONJUNCTIONS[name]["contrast"]] if contrasts is None else contrasts
 
 
 def get_roi_inputs(wildcards):
     """A cluster set's label images and table, the designs of the subjects it used,
     and every subject's HE and LE effect maps per session."""
-    pattern, key, _ = ROI_SETS[wildcards.stage]
-    prefix = pattern.format(**{key: wildcards.name})
-    if wildcards.stage == "conjunctions":
-        designs = [SECOND_LEVEL.format(analysis=a) + "_design.tsv"
-                   for a in CONJUNCTIONS[wildcards.name]["analyses"]]
-        labels = [f"{prefix}_desc-clusters_dseg.nii.gz"]
+    stage, name = wildcards.stage, wildcards.name
+    if stage == "conjunctions":
+        designs = [analysis_stem("second_level", a) + "_design.tsv"
+                   for a in CONJUNCTIONS[name]["analyses"]]
+        labels = [analysis_stem(stage, name) + "_dseg.nii.gz"]
     else:
-        designs = [f"{prefix}_design.tsv"]
-        labels = [f"{prefix}_contrast-{c}_desc-clusters_dseg.nii.gz"
-                  for c in roi_contrasts(wildcards.stage, wildcards.name)]
+        designs = [analysis_stem(stage, name) + "_design.tsv"]
+        labels = [stage_map(stage, c, suffix="dseg", name=name)
+                  for c in roi_contrasts(stage, name)]
     return {
         "labels": labels,
         "clusters": f"{RESULTS}/{wildcards.stage}/{wildcards.name}/clusters.tsv",
@@ -424,12 +448,13 @@ def get_final_outputs():
     rois = [f"{RESULTS}/{stage}/{name}/roi_values.tsv"
             for stage, names in (("second_level", ANALYSES), ("conjunctions", CONJUNCTIONS),
                                  ("brain_behaviour", BB_ANALYSES)) for name in names]
-    return (ingest_tables() + behaviour_tables() + qc + first_level_maps() + clusters + truth
+    return ([f"{RESULTS}/dataset_description.json"] + ingest_tables() + behaviour_tables() + qc + first_level_maps() + clusters + truth
             + conjunctions + rois + report_outputs())
 
 
 # ------------------------------------------------------------------ figures and report
 
+from ecgap.methods import MethodsText
 from ecgap.report import Findings
 
 FIG = config["figures"]
@@ -474,30 +499,28 @@ def report_figure(stem, caption, category, subcategory=None, labels=None):
                    labels=labels)] + others
 
 
-def contrast_figures(stem, contrasts, caption, category, labels):
-    """Per contrast, the maps figure (all formats), PNGs marked for the report."""
+def contrast_figures(folder, contrasts, caption, category, labels):
+    """Per contrast, the maps figure (all formats) of the analysis {name}, PNGs marked
+    for the report."""
     return [path for c in contrasts
-            for path in report_figure(f"{stem}_contrast-{c}_maps", caption, category,
+            for path in report_figure(f"{folder}/contrast-{c}_desc-{{name}}_maps", caption,
+                                      category,
                                       subcategory="{name}", labels={**labels, "contrast": c})]
 
 
 def network_maps(delta):
     """affect > memory FWE-cluster maps of every analysis of one change period."""
-    return [SECOND_LEVEL.format(analysis=a)
-            + "_contrast-affectGtMemory_desc-FWEcluster_stat-t_statmap.nii.gz"
+    return [stage_map("second_level", "affectGtMemory", "tFWEcluster", name=a)
             for a, spec in ANALYSES.items() if spec["delta"] == delta]
 
 
 def get_cluster_set_maps(stage, contrasts):
     """Input function: z and FWE-cluster maps of each contrast of one analysis."""
-    pattern = SECOND_LEVEL if stage == "second_level" else BRAIN_BEHAVIOUR
-    key = "analysis" if stage == "second_level" else "bb"
-
     def get(wildcards):
-        prefix = pattern.format(**{key: wildcards.name})
-        return {"z": [f"{prefix}_contrast-{c}_stat-z_statmap.nii.gz" for c in contrasts],
-                "fwe": [f"{prefix}_contrast-{c}_desc-FWEcluster_stat-t_statmap.nii.gz"
-                        for c in contrasts],
+        name = wildcards.name
+        prefix = analysis_stem(stage, name)
+        return {"t": [stage_map(stage, c, "t", name=name) for c in contrasts],
+                "fwe": [stage_map(stage, c, "tFWEcluster", name=name) for c in contrasts],
                 "sidecar": f"{prefix}_statmap.json",
                 "design": f"{prefix}_design.tsv",
                 "clusters": f"{RESULTS}/{stage}/{wildcards.name}/clusters.tsv",
@@ -521,8 +544,16 @@ def report_outputs():
     tables = expand(f"{RESULTS}/behaviour/{{table}}.html", table=BEHAVIOUR_TABLES)
     truth = ([f"{RESULTS}/second_level/truth_recovery.html"]
              if DATA["source"] == "simulate" else [])
-    return summary_files() + tables + truth + [f"{RESULTS}/report/findings.json"]
+    return summary_files() + tables + truth + [f"{RESULTS}/report/findings.json",
+                                               f"{RESULTS}/methods.md"]
 
 
-# The front page's headline numbers: read when the report is rendered (see ecgap.report).
+# The front page's headline numbers and methods text: read when the report is rendered
+# (see ecgap.report).
 config["report_findings"] = Findings(f"{RESULTS}/report/findings.json")
+config["report_methods"] = MethodsText(f"{RESULTS}/methods.md")
+#: The configuration the methods text describes (editing any of it rewrites the text).
+METHODS_SETTINGS = {key: config[key] for key in ("data", "preprocess", "first_level",
+                                                 "second_level", "brain_behaviour",
+                                                 "behaviour")}
+METHODS_SETTINGS["simulate"] = SIM if DATA["source"] == "simulate" else None

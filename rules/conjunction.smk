@@ -6,14 +6,15 @@ rule conjunction:
     input:
         unpack(get_conjunction_maps),
     output:
-        minz=f"{CONJUNCTION}_stat-minz_statmap.nii.gz",
-        logp=f"{CONJUNCTION}_stat-logpFWEvoxel_statmap.nii.gz",
-        cluster_labels=f"{CONJUNCTION}_desc-clusters_dseg.nii.gz",
+        minz=stage_map("conjunctions", None, "minz"),
+        logp=stage_map("conjunctions", None, "logpFWEvoxel"),
+        cluster_labels=f"{CONJUNCTION}_dseg.nii.gz",
+        cluster_label_table=f"{CONJUNCTION}_dseg.tsv",
         clusters=f"{RESULTS}/conjunctions/{{conjunction}}/clusters.tsv",
-        overlap=f"{CONJUNCTION}_stat-minzClusterOverlap_statmap.nii.gz",
+        overlap=stage_map("conjunctions", None, "minzClusterOverlap"),
         overlap_clusters=f"{RESULTS}/conjunctions/{{conjunction}}/cluster_overlap.tsv",
         verdict=f"{RESULTS}/conjunctions/{{conjunction}}/verdict.txt",
-        sidecar=f"{CONJUNCTION}_stat-minz_statmap.json",
+        sidecar=f"{CONJUNCTION}_statmap.json",
     params:
         conjunction=lambda wc: CONJUNCTIONS[wc.conjunction],
         alpha=config["second_level"]["alpha"],

@@ -118,13 +118,13 @@ rule figure_group:
     input:
         unpack(get_cluster_set_maps("second_level", GROUP_CONTRAST_NAMES)),
     output:
-        maps=contrast_figures(f"{RESULTS}/second_level/{{name}}/figures/{{name}}",
+        maps=contrast_figures(f"{RESULTS}/second_level/{{name}}/figures",
                               GROUP_CONTRAST_NAMES, "../report/group_maps.rst",
                               "Group level", {"analysis": "{name}"}),
-        values=report_figure(f"{RESULTS}/second_level/{{name}}/figures/{{name}}_changes",
+        values=report_figure(f"{RESULTS}/second_level/{{name}}/figures/desc-{{name}}_sessions",
                              "../report/fig3b.rst", "Group level", "{name}",
                              {"analysis": "{name}", "figure": "3B"}),
-        table=report(f"{RESULTS}/second_level/{{name}}/figures/{{name}}_clusters.html",
+        table=report(f"{RESULTS}/second_level/{{name}}/figures/desc-{{name}}_clusters.html",
                      caption="../report/clusters.rst", category="Group level",
                      subcategory="{name}", labels={"analysis": "{name}", "table": "clusters"}),
         summary=f"{RESULTS}/second_level/{{name}}/figures/summary.json",
@@ -160,13 +160,13 @@ rule figure_brain_behaviour:
     input:
         unpack(get_cluster_set_maps("brain_behaviour", SLOPE_CONTRAST_NAMES)),
     output:
-        maps=contrast_figures(f"{RESULTS}/brain_behaviour/{{name}}/figures/{{name}}",
+        maps=contrast_figures(f"{RESULTS}/brain_behaviour/{{name}}/figures",
                               SLOPE_CONTRAST_NAMES, "../report/bb_maps.rst",
                               "Brain-behaviour", {"analysis": "{name}"}),
-        values=report_figure(f"{RESULTS}/brain_behaviour/{{name}}/figures/{{name}}_scatter",
+        values=report_figure(f"{RESULTS}/brain_behaviour/{{name}}/figures/desc-{{name}}_scatter",
                              "../report/bb_scatter.rst", "Brain-behaviour", "{name}",
                              {"analysis": "{name}", "figure": "scatter"}),
-        table=report(f"{RESULTS}/brain_behaviour/{{name}}/figures/{{name}}_clusters.html",
+        table=report(f"{RESULTS}/brain_behaviour/{{name}}/figures/desc-{{name}}_clusters.html",
                      caption="../report/clusters.rst", category="Brain-behaviour",
                      subcategory="{name}", labels={"analysis": "{name}", "table": "clusters"}),
         summary=f"{RESULTS}/brain_behaviour/{{name}}/figures/summary.json",
@@ -201,20 +201,23 @@ rule figure_brain_behaviour:
 
 rule figure_conjunction:
     input:
-        minz=f"{CONJUNCTION}_stat-minz_statmap.nii.gz",
+        minz=stage_map("conjunctions", None, "minz"),
         clusters=f"{RESULTS}/conjunctions/{{conjunction}}/clusters.tsv",
-        sidecar=f"{CONJUNCTION}_stat-minz_statmap.json",
+        sidecar=f"{CONJUNCTION}_statmap.json",
+        analysis_sidecars=lambda wc: [analysis_stem("second_level", a) + "_statmap.json"
+                                      for a in CONJUNCTIONS[wc.conjunction]["analyses"]],
     output:
-        figure=report_figure(f"{RESULTS}/conjunctions/{{conjunction}}/figures/{{conjunction}}_conjunction",
+        figure=report_figure(f"{RESULTS}/conjunctions/{{conjunction}}/figures/desc-{{conjunction}}_conjunction",
                              "../report/conjunction.rst", "Conjunctions", "{conjunction}",
                              {"conjunction": "{conjunction}"}),
-        table=report(f"{RESULTS}/conjunctions/{{conjunction}}/figures/{{conjunction}}_clusters.html",
+        table=report(f"{RESULTS}/conjunctions/{{conjunction}}/figures/desc-{{conjunction}}_clusters.html",
                      caption="../report/clusters.rst", category="Conjunctions",
                      subcategory="{conjunction}",
                      labels={"conjunction": "{conjunction}", "table": "clusters"}),
         summary=f"{RESULTS}/conjunctions/{{conjunction}}/figures/summary.json",
     params:
         conjunction=lambda wc: CONJUNCTIONS[wc.conjunction],
+        groups=DATA["groups"],
         findings=lambda wc: Findings(
             f"{RESULTS}/conjunctions/{wc.conjunction}/figures/summary.json"),
         **FIGURE_PARAMS,
@@ -285,3 +288,27 @@ rule report_findings:
         "../envs/figures.yaml"
     script:
         "../scripts/report_findings.py"
+
+
+rule methods:
+    input:
+        runs=f"{RESULTS}/qc/runs.tsv",
+        exclusions=f"{RESULTS}/qc/exclusions.tsv",
+        group_sidecars=expand(f"{SECOND_LEVEL}_statmap.json", analysis=ANALYSES),
+        bb_sidecars=expand(f"{BRAIN_BEHAVIOUR}_statmap.json", bb=BB_ANALYSES),
+    output:
+        f"{RESULTS}/methods.md",
+    params:
+        settings=METHODS_SETTINGS,
+    log:
+        f"{RESULTS}/logs/methods.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/methods.tsv"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    conda:
+        "../envs/figures.yaml"
+    script:
+        "../scripts/methods.py"

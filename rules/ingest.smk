@@ -77,3 +77,23 @@ rule ingest_runs:
         "../envs/ingest.yaml"
     script:
         "../scripts/ingest_runs.py"
+
+
+rule dataset_description:
+    output:
+        f"{RESULTS}/dataset_description.json",
+    params:
+        commit=ECGAP_COMMIT,
+        sources=[str(LAYOUT.bids_dir), str(LAYOUT.fmriprep_dir)],
+    log:
+        f"{RESULTS}/logs/dataset_description.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/dataset_description.tsv"
+    threads: 1
+    resources:
+        mem_mb=200,
+        runtime=2,
+    conda:
+        "../envs/ingest.yaml"
+    script:
+        "../scripts/dataset_description.py"

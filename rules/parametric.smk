@@ -8,14 +8,14 @@ rule brain_behaviour:
         participants=f"{RESULTS}/ingest/participants.tsv",
         ratings=f"{RESULTS}/ingest/ratings.tsv",
         exclusions=f"{RESULTS}/qc/exclusions.tsv",
-        mask=f"{RESULTS}/second_level/group_mask.nii.gz",
+        mask=GROUP_MASK,
     output:
         design=f"{BRAIN_BEHAVIOUR}_design.tsv",
         design_figure=report(f"{BRAIN_BEHAVIOUR}_design.png", caption="../report/design.rst",
                              category="Brain-behaviour", subcategory="{bb}",
                              labels={"analysis": "{bb}", "figure": "design"}),
-        maps=group_map_outputs(BRAIN_BEHAVIOUR, SLOPE_CONTRAST_NAMES),
-        cluster_labels=cluster_label_outputs(BRAIN_BEHAVIOUR, SLOPE_CONTRAST_NAMES),
+        maps=group_map_outputs("brain_behaviour", SLOPE_CONTRAST_NAMES),
+        cluster_labels=cluster_label_outputs("brain_behaviour", SLOPE_CONTRAST_NAMES),
         clusters=f"{RESULTS}/brain_behaviour/{{bb}}/clusters.tsv",
         sidecar=f"{BRAIN_BEHAVIOUR}_statmap.json",
     params:

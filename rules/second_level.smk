@@ -29,7 +29,7 @@ rule group_mask:
         masks=get_run_masks,
         qc=f"{RESULTS}/qc/runs.tsv",
     output:
-        f"{RESULTS}/second_level/group_mask.nii.gz",
+        GROUP_MASK,
     params:
         runs=RUN_IDS,
         subjects=[RUNS[r]["subject"] for r in RUN_IDS],
@@ -53,15 +53,15 @@ rule second_level:
         maps=get_analysis_change_maps,
         participants=f"{RESULTS}/ingest/participants.tsv",
         exclusions=f"{RESULTS}/qc/exclusions.tsv",
-        mask=f"{RESULTS}/second_level/group_mask.nii.gz",
+        mask=GROUP_MASK,
     output:
         design=f"{SECOND_LEVEL}_design.tsv",
         design_figure=report(f"{SECOND_LEVEL}_design.png", caption="../report/design.rst",
                              category="Group level", subcategory="{analysis}",
                              labels={"analysis": "{analysis}", "figure": "design"}),
-        maps=group_map_outputs(SECOND_LEVEL, GROUP_CONTRAST_NAMES),
+        maps=group_map_outputs("second_level", GROUP_CONTRAST_NAMES),
         clusters=f"{RESULTS}/second_level/{{analysis}}/clusters.tsv",
-        cluster_labels=cluster_label_outputs(SECOND_LEVEL, GROUP_CONTRAST_NAMES),
+        cluster_labels=cluster_label_outputs("second_level", GROUP_CONTRAST_NAMES),
         sidecar=f"{SECOND_LEVEL}_statmap.json",
     params:
         analysis=get_analysis,
@@ -87,11 +87,11 @@ rule second_level:
 rule truth_recovery:
     input:
         maps=fwe_cluster_maps(),
-        truth=expand(f"{SIM_ROOT}/truth/space-{DATA['space']}_desc-{{name}}_effect.nii.gz",
+        truth=expand(f"{SIM_ROOT}/truth/space-{DATA['space']}_stat-effect_desc-{{name}}_statmap.nii.gz",
                      name=["delta1HE", "delta1LE", "delta2HE", "delta2LE"]),
         core=f"{SIM_ROOT}/truth/space-{DATA['space']}_desc-regions_dseg.nii.gz",
         support=f"{SIM_ROOT}/truth/space-{DATA['space']}_desc-support_dseg.nii.gz",
-        regions=f"{SIM_ROOT}/truth/regions.tsv",
+        regions=f"{SIM_ROOT}/truth/space-{DATA['space']}_desc-regions_dseg.tsv",
     output:
         summary=f"{RESULTS}/second_level/truth_recovery.tsv",
         regions=f"{RESULTS}/second_level/truth_recovery_regions.tsv",

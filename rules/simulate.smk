@@ -35,8 +35,9 @@ rule simulate_truth:
         subjects=f"{SIM_ROOT}/truth/subjects.tsv",
     output:
         gains=f"{SIM_ROOT}/truth/imaging_subjects.tsv",
-        regions=f"{SIM_ROOT}/truth/regions.tsv",
-        maps=expand(f"{SIM_ROOT}/truth/space-{{space}}_desc-{{name}}_effect.nii.gz",
+        regions=f"{SIM_ROOT}/truth/space-{DATA['space']}_desc-regions_dseg.tsv",
+        support_table=f"{SIM_ROOT}/truth/space-{DATA['space']}_desc-support_dseg.tsv",
+        maps=expand(f"{SIM_ROOT}/truth/space-{{space}}_stat-effect_desc-{{name}}_statmap.nii.gz",
                     space=DATA["space"],
                     name=["taskLE", "taskHE", "delta1HE", "delta1LE", "delta2HE", "delta2LE"]),
         labels=f"{SIM_ROOT}/truth/space-{DATA['space']}_desc-regions_dseg.nii.gz",

@@ -13,6 +13,7 @@ from ecgap.io import read_tsv, write_json, write_tsv
 from ecgap.second_level import (Inference, analyse_contrasts, complete_covariates, contrast_vector,
                                 delta_sessions, included_subjects, inference_sidecar,
                                 save_design_figure, write_contrast_results)
+from ecgap.provenance import software_versions
 from ecgap.snake import run
 
 
@@ -46,7 +47,8 @@ def main(smk):
     write_tsv(table, smk.output.clusters)
     write_tsv(design.rename_axis("subject").reset_index(), smk.output.design)
     save_design_figure(design, smk.output.design_figure)
-    write_json({"Analysis": analysis, "Score": score_label(analysis["score"]),
+    write_json({"SoftwareVersions": software_versions(),
+                "Analysis": analysis, "Score": score_label(analysis["score"]),
                 "Group": p.role, "N": len(design), "DroppedByQC": dropped,
                 "DroppedMissingCovariate": no_covariate, "DroppedMissingScore": no_score,
                 "DroppedMissingSession": list(p.lacking_session),

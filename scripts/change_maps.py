@@ -8,6 +8,7 @@ sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
 import nibabel as nib
 
 from ecgap.io import save_nifti
+from ecgap.names import entities_of
 from ecgap.second_level import change_map, delta_sessions
 from ecgap.snake import run
 
@@ -15,7 +16,7 @@ from ecgap.snake import run
 def main(smk):
     first, second = delta_sessions(smk.wildcards.delta, smk.params.sessions)
     for path in smk.output:
-        contrast = path.split("_contrast-")[1].split("_")[0]
+        contrast = entities_of(path)["contrast"]
         img = change_map(nib.load(smk.input[f"{contrast}_{first}"]),
                          nib.load(smk.input[f"{contrast}_{second}"]))
         save_nifti(img, path)

@@ -10,7 +10,8 @@ import nibabel as nib
 from ecgap.conjunction import (cluster_overlap, minimum_statistic, overlap_sentence,
                                peak_conjunction_p, verdict)
 from ecgap.io import save_nifti, write_json, write_text, write_tsv
-from ecgap.second_level import cluster_table, load_aal3
+from ecgap.second_level import cluster_table, dseg_table, load_aal3
+from ecgap.provenance import software_versions
 from ecgap.snake import run
 
 
@@ -42,9 +43,11 @@ def main(smk):
                       (labels, smk.output.cluster_labels), (overlap, smk.output.overlap)):
         save_nifti(img, path)
     write_tsv(table, smk.output.clusters)
+    write_tsv(dseg_table(table), smk.output.cluster_label_table)
     write_tsv(overlap_table, smk.output.overlap_clusters)
     write_text(line + "\n", smk.output.verdict)
-    write_json({"Conjunction": spec, "Statistic": "minimum z over the analyses, where "
+    write_json({"SoftwareVersions": software_versions(),
+                "Conjunction": spec, "Statistic": "minimum z over the analyses, where "
                 "every analysis is voxel-FWE significant (p < Alpha)", "Alpha":
                 smk.params.alpha, "Null": "conjunction null (Nichols et al. 2005); the "
                 "conjunction p of a voxel is the largest voxel-FWE p of the analyses",

@@ -7,10 +7,10 @@ import sys
 sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
 
 import nibabel as nib
-from scipy import stats
 
-from ecgap.figures import (CONTRAST_WEIGHTS, cluster_changes, paths_for, plot_brain_behaviour,
-                           plot_cluster_changes, plot_stat_maps, save_figure)
+from ecgap.figures import (CONTRAST_WEIGHTS, cluster_changes, cluster_session_values,
+                           cluster_titles, paths_for, plot_brain_behaviour,
+                           plot_cluster_sessions, plot_stat_maps, sample_label, save_figure)
 from ecgap.io import read_json, read_tsv, write_json
 from ecgap.report import group_summary, write_table_html
 from ecgap.snake import run
@@ -20,21 +20,24 @@ def main(smk):
     p = smk.params
     clusters = read_tsv(smk.input.clusters)
     sidecar = read_json(smk.input.sidecar)
-    z_threshold = float(stats.norm.isf(sidecar["ClusterFormingP"]))
-    for contrast, z_path, fwe_path in zip(p.contrasts, smk.input.z, smk.input.fwe):
-        fig = plot_stat_maps(nib.load(z_path), nib.load(fwe_path), z_threshold,
-                             f"{p.name}: {p.contrast_labels[contrast]}")
+    n_label = sample_label(sidecar, p.groups)
+    for contrast, t_path, fwe_path in zip(p.contrasts, smk.input.t, smk.input.fwe):
+        fig = plot_stat_maps(nib.load(t_path), nib.load(fwe_path), sidecar["ClusterFormingT"],
+                             f"{p.name}: {p.contrast_labels[contrast]}, {n_label}",
+                             test=f"cluster-forming p < {sidecar['ClusterFormingP']}")
         save_figure(fig, paths_for(smk.output.maps, f"contrast-{contrast}_"), p.dpi)
     roi = read_tsv(smk.input.roi, dtype={"subject": str})
-    changes = cluster_changes(roi, CONTRAST_WEIGHTS[p.effect], p.sessions)
+    weights, titles = CONTRAST_WEIGHTS[p.effect], cluster_titles(clusters)
     if p.kind == "group":
-        fig = plot_cluster_changes(changes, p.groups, f"{p.name}: change in each "
-                                                      "FWE-significant cluster")
+        fig = plot_cluster_sessions(cluster_session_values(roi, weights), p.groups,
+                                    p.sessions, f"{p.name}: {p.effect} in each "
+                                    "FWE-significant cluster per session", titles)
     else:
         design = read_tsv(smk.input.design, dtype={"subject": str})
+        changes = cluster_changes(roi, weights, p.sessions)
         points = changes[changes["period"] == p.delta].merge(
             design[["subject", "score"]], on="subject")
-        fig = plot_brain_behaviour(points, f"{p.score_label} (centred)")
+        fig = plot_brain_behaviour(points, f"{p.score_label} (centred)", titles)
     save_figure(fig, smk.output.values, p.dpi)
     write_table_html(clusters, smk.output.table, f"{p.name}: clusters",
                      note=f"Cluster-forming p < {sidecar['ClusterFormingP']} one-sided, "

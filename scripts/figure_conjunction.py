@@ -6,7 +6,7 @@ sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
 
 import nibabel as nib
 
-from ecgap.figures import plot_stat_maps, save_figure
+from ecgap.figures import plot_conjunction, sample_label, save_figure
 from ecgap.io import read_json, read_tsv, write_json
 from ecgap.report import write_table_html
 from ecgap.snake import run
@@ -14,17 +14,19 @@ from ecgap.snake import run
 
 def main(smk):
     spec = smk.params.conjunction
-    min_z = nib.load(smk.input.minz)
-    # Every non-zero voxel is already significant in all analyses: show them all.
-    fig = plot_stat_maps(min_z, min_z, 0.0, f"{spec['name']} (minimum z, voxel FWE)")
-    save_figure(fig, smk.output.figure, smk.params.dpi)
     sidecar = read_json(smk.input.sidecar)
+    fig = plot_conjunction(nib.load(smk.input.minz),
+                           f"{spec['name']} ({' AND '.join(spec['analyses'])})",
+                           sidecar["Alpha"])
+    save_figure(fig, smk.output.figure, smk.params.dpi)
     write_table_html(read_tsv(smk.input.clusters), smk.output.table,
                      f"{spec['name']}: {' AND '.join(spec['analyses'])} ({spec['contrast']})",
                      note=f"{sidecar['Verdict']} {sidecar['ClusterOverlap']}")
     write_json({"verdict": sidecar["Verdict"], "conjunction_voxels":
                 sidecar["ConjunctionVoxels"], "cluster_overlap": sidecar["ClusterOverlap"],
-                "cluster_overlap_voxels": sidecar["ClusterOverlapVoxels"]},
+                "cluster_overlap_voxels": sidecar["ClusterOverlapVoxels"],
+                "samples": {name: sample_label(read_json(path), smk.params.groups) for name, path
+                            in zip(spec["analyses"], smk.input.analysis_sidecars)}},
                smk.output.summary)
 
 

@@ -19,6 +19,7 @@ from ecgap.first_level import (FIRST_LEVEL_STATS, NILEARN_DRIFT, GLMSpec, contra
                                sovt_events, stacked_designs)
 from ecgap.ingest import read_events
 from ecgap.io import atomic_path, read_tsv, save_nifti, write_json, write_tsv
+from ecgap.provenance import software_versions
 from ecgap.snake import run
 
 
@@ -54,7 +55,8 @@ def main(smk):
         ax.figure.savefig(tmp, dpi=100, bbox_inches="tight")
         plt.close(ax.figure)
     ignored = sorted({t for e in raw_events for t in ignored_trial_types(e, p.trial_types)})
-    write_json({"RepetitionTime": spec.t_r, "SliceTimeRef": spec.slice_time_ref,
+    write_json({"SoftwareVersions": software_versions(),
+                "RepetitionTime": spec.t_r, "SliceTimeRef": spec.slice_time_ref,
                 "HRFModel": spec.hrf_model,
                 **high_pass_record(model.design_matrices_, spec.t_r, p.glm["drift_model"],
                                    spec.high_pass),

@@ -13,6 +13,7 @@ from ecgap.second_level import (GROUP_CONTRASTS, Inference, analyse_contrasts,
                                 contrast_vector, delta_sessions, group_design,
                                 included_subjects, inference_sidecar, save_design_figure,
                                 write_contrast_results)
+from ecgap.provenance import software_versions
 from ecgap.snake import run
 
 
@@ -45,7 +46,8 @@ def main(smk):
     write_tsv(table, smk.output.clusters)
     write_tsv(design.rename_axis("subject").reset_index(), smk.output.design)
     save_design_figure(design, smk.output.design_figure)
-    write_json({"Analysis": analysis, "N": len(kept),
+    write_json({"SoftwareVersions": software_versions(),
+                "Analysis": analysis, "N": len(kept),
                 "NPerGroup": kept["role"].value_counts().to_dict(),
                 "DroppedByQC": dropped, "DroppedMissingCovariate": no_covariate,
                 "DroppedMissingSession": list(p.lacking_session),

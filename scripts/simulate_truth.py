@@ -5,6 +5,7 @@ import sys
 sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
 
 from ecgap.io import read_tsv, save_nifti, write_tsv
+from ecgap.names import entities_of
 from ecgap.simulate_images import ImagingParams, regions_table, subject_gains, truth_images
 from ecgap.snake import run
 
@@ -14,11 +15,12 @@ def main(smk):
     subjects = read_tsv(smk.input.subjects)
     write_tsv(subject_gains(subjects, smk.params.affect_label, params, smk.params.seed),
               smk.output.gains)
+    # One label table for both label images: a region's label is the same in each.
     write_tsv(regions_table(), smk.output.regions)
+    write_tsv(regions_table()[["index", "name"]], smk.output.support_table)
     images = truth_images(params, smk.params.grid_mm)
     for path in smk.output.maps:
-        name = path.split("_desc-")[1].split("_")[0]
-        save_nifti(images[name], path)
+        save_nifti(images[entities_of(path)["desc"]], path)
     save_nifti(images["regions"], smk.output.labels)
     save_nifti(images["support"], smk.output.support)
 

@@ -8,13 +8,14 @@ sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
 import nibabel as nib
 
 from ecgap.io import read_tsv, write_tsv
+from ecgap.names import entities_of
 from ecgap.recovery import recovery_tables
 from ecgap.snake import run
 
 
 def main(smk):
     maps = {tuple(key): path for key, path in zip(smk.params.map_keys, smk.input.maps)}
-    truth = {path.split("_desc-")[1].split("_")[0]: nib.load(path) for path in smk.input.truth}
+    truth = {entities_of(path)["desc"]: nib.load(path) for path in smk.input.truth}
     summary, regions = recovery_tables(maps, smk.params.analyses, truth,
                                        nib.load(smk.input.core), nib.load(smk.input.support),
                                        read_tsv(smk.input.regions), smk.params.connectivity)

@@ -37,8 +37,9 @@ def test_naive_script_matches_the_workflow_first_level(tiny_run, tmp_path):
         assert (out / f"{analysis['name']}_positiveSlope_logp_max_size.nii.gz").exists()
     stem = "sub-03_ses-post1_task-sovt_contrast-meanHELE"
     naive = np.asarray(nib.load(out / f"{stem}_effect.nii.gz").dataobj)
-    workflow = np.asarray(nib.load(tiny_run / "results/first_level/sub-03/ses-post1"
-                                   / f"{stem}_stat-effect_statmap.nii.gz").dataobj)
+    workflow = np.asarray(nib.load(tiny_run / "results/first_level/sub-03/ses-post1" / (
+        f"sub-03_ses-post1_task-sovt_space-MNI152NLin2009cAsym_contrast-meanHELE_stat-effect_statmap.nii.gz")
+    ).dataobj)
     inside = workflow != 0
     # Same model, not the same numbers: the naive script censors scrubbed volumes
     # (nilearn's sample_mask) where the workflow adds spike regressors, so the AR(1)

@@ -45,7 +45,8 @@ def test_stages_and_permutation_share_come_from_the_benchmark_files(tmp_path):
     _benchmark_file(bench / "first_level" / "sub-01_ses-post1.tsv", 30.0, 950.0)
     _benchmark_file(bench / "second_level" / "empathyHELE.tsv", 40.0, 2000.0)
     _benchmark_file(bench / "figure_qc.tsv", 5.0, 300.0)
-    sidecar = tmp_path / "results/second_level/empathyHELE/task-sovt_desc-empathyHELE_statmap.json"
+    sidecar = tmp_path / ("results/second_level/empathyHELE/"
+                         "task-sovt_space-MNI152NLin2009cAsym_desc-empathyHELE_statmap.json")
     sidecar.parent.mkdir(parents=True)
     sidecar.write_text('{"Permutations": 1000}')
     jobs = benchmark_table(bench)

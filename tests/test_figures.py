@@ -74,7 +74,8 @@ def test_cluster_changes_of_no_cluster_is_empty_and_plots():
     empty = _roi().iloc[0:0]
     changes = figures.cluster_changes(empty, figures.CONTRAST_WEIGHTS["HE"], SESSIONS)
     assert changes.empty
-    plt.close(figures.plot_cluster_changes(changes, GROUPS, "none"))
+    values = figures.cluster_session_values(empty, figures.CONTRAST_WEIGHTS["HE"])
+    plt.close(figures.plot_cluster_sessions(values, GROUPS, SESSIONS, "none"))
     plt.close(figures.plot_brain_behaviour(changes.assign(score=[]), "score"))
 
 
@@ -123,7 +124,7 @@ def _clusters():
 
 def test_cluster_sentence_states_the_significant_clusters():
     assert cluster_sentence(_clusters(), "affectGtMemory", "affect > memory") == (
-        "affect > memory: 1 FWE-significant cluster: Insula_R (38, 18, 0; z = 4.10; "
+        "affect > memory: 1 FWE-significant cluster: right insula (38, 18, 0; z = 4.10; "
         "14 voxels; p(FWE) < .001)")
     assert cluster_sentence(_clusters(), "memoryGtAffect", "memory > affect") == \
         "memory > affect: no FWE-significant cluster"

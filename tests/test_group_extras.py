@@ -65,7 +65,7 @@ def test_verdict_states_the_finding():
                           "peak_z": [40, 0], "peak_label": ["Cingulate_Mid_L", "x"],
                           "peak_min_z": [3.5, 2.9]})
     line = verdict("shared", ["a", "b"], "affectGtMemory", found)
-    assert "15 voxels in 2 cluster(s)" in line and "Cingulate_Mid_L" in line
+    assert "15 voxels in 2 cluster(s)" in line and "left middle cingulate" in line
     assert "voxel-FWE" in line
     assert "does not show" in overlap_sentence("shared", found)
 

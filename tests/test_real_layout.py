@@ -247,25 +247,25 @@ def _check_results(work: Path) -> None:
     assert runs.loc[runs.subject == OLD_FMRIPREP, "confounds"].str.contains(
         "desc-confounds_regressors").all()
     sidecar = json.loads((results / "first_level/sub-01/ses-pre/"
-                          "sub-01_ses-pre_task-sovt_statmap.json").read_text())
+                          "sub-01_ses-pre_task-sovt_space-MNI152NLin2009cAsym_statmap.json").read_text())
     assert sidecar["Runs"] == ["sub-01_ses-pre_run-1", "sub-01_ses-pre_run-2"]
     assert "button_press" in sidecar["IgnoredTrialTypes"] and "fixation" in \
         sidecar["IgnoredTrialTypes"]
     assert sidecar["SliceTimeRef"] == 0
     timed = json.loads((results / f"first_level/sub-{SLICE_TIMED}/ses-post1/sub-{SLICE_TIMED}"
-                        "_ses-post1_task-sovt_statmap.json").read_text())
+                        "_ses-post1_task-sovt_space-MNI152NLin2009cAsym_statmap.json").read_text())
     assert timed["SliceTimeRef"] == pytest.approx(0.95 / 2.0)
-    design = read_tsv(results / "first_level/sub-01/ses-pre/sub-01_ses-pre_task-sovt_design.tsv")
+    design = read_tsv(results / "first_level/sub-01/ses-pre/sub-01_ses-pre_task-sovt_space-MNI152NLin2009cAsym_design.tsv")
     assert set(design["run"]) == {"sub-01_ses-pre_run-1", "sub-01_ses-pre_run-2"}
     group = json.loads((results / "second_level/empathyHELE/"
-                        "task-sovt_desc-empathyHELE_statmap.json").read_text())
+                        "task-sovt_space-MNI152NLin2009cAsym_desc-empathyHELE_statmap.json").read_text())
     assert group["DroppedMissingCovariate"] == [NA_COVARIATE] and group["N"] == 12
     assert group["DroppedMissingSession"] == []
     compassion = json.loads((results / "second_level/compassionHELE/"
-                             "task-sovt_desc-compassionHELE_statmap.json").read_text())
+                             "task-sovt_space-MNI152NLin2009cAsym_desc-compassionHELE_statmap.json").read_text())
     assert compassion["DroppedMissingSession"] == [NO_POST2] and compassion["N"] == 11
     bb = json.loads((results / "brain_behaviour/empathyRating/"
-                     "task-sovt_desc-empathyRating_statmap.json").read_text())
+                     "task-sovt_space-MNI152NLin2009cAsym_desc-empathyRating_statmap.json").read_text())
     assert bb["DroppedMissingCovariate"] == [] and bb["N"] == 7  # no covariates: all affect
     excluded = read_tsv(results / "ingest/excluded_subjects.tsv", dtype={"subject": str})
     assert excluded.to_dict("records") == [{"subject": EXCLUDED, "reason": "withdrew consent"}]

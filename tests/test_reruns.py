@@ -16,13 +16,14 @@ from conftest import BIN, REPO, TINY
 GROUP_LEVEL = {"second_level": 4, "brain_behaviour": 2, "conjunction": 2, "roi_values": 8,
                "truth_recovery": 1, "truth_recovery_html": 1, "figure_group": 4,
                "figure_brain_behaviour": 2, "figure_conjunction": 2, "figure_networks": 1,
-               "report_findings": 1}
+               "report_findings": 1, "methods": 1}
 FIRST_LEVEL = {"first_level": 54, "change_maps": 36, **GROUP_LEVEL}
 PREPROCESS = {"preprocess_run": 54, "qc_runs": 1, "figure_qc": 1, "group_mask": 1, **FIRST_LEVEL}
 FIGURES = {"figure_behaviour": 1, "figure_qc": 1, "figure_networks": 1, "figure_group": 4,
            "figure_brain_behaviour": 2, "figure_conjunction": 2, "report_findings": 1}
 BEHAVIOUR = {"behaviour_sovt": 1, "behaviour_memory": 1, "behaviour_paper": 1,
-             "behaviour_table_html": 7, "figure_behaviour": 1, "report_findings": 1}
+             "behaviour_table_html": 7, "figure_behaviour": 1, "report_findings": 1,
+             "methods": 1}
 
 
 def planned_jobs(workdir: Path, configfile: Path, snakefile: Path = REPO / "Snakefile") -> dict:
@@ -82,7 +83,8 @@ def test_dropping_an_analysis_reruns_only_what_lists_the_analyses(tiny_run, tmp_
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(config))
     assert planned_jobs(tiny_run, path) == {"truth_recovery": 1, "truth_recovery_html": 1,
-                                            "figure_networks": 1, "report_findings": 1}
+                                            "figure_networks": 1, "report_findings": 1,
+                                            "methods": 1}
 
 
 def test_one_analysis_threshold_reruns_only_that_analysis(tiny_run, tmp_path):
@@ -96,7 +98,7 @@ def test_one_analysis_threshold_reruns_only_that_analysis(tiny_run, tmp_path):
     path.write_text(yaml.safe_dump(config))
     assert planned_jobs(tiny_run, path) == {
         "second_level": 1, "roi_values": 1, "figure_group": 1, "truth_recovery": 1,
-        "truth_recovery_html": 1, "figure_networks": 1, "report_findings": 1}
+        "truth_recovery_html": 1, "figure_networks": 1, "report_findings": 1, "methods": 1}
 
 
 def test_editing_a_script_reruns_its_rule_and_dependents(tiny_run, tmp_path):

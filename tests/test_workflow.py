@@ -101,9 +101,9 @@ def _roi_he_response(bold_path: Path, events_path: Path, roi: np.ndarray) -> flo
 def test_planted_delta1_is_in_the_bold(tiny_run):
     """Raw BOLD (no pipeline): the affect group's insula/aMCC HE response grows Pre->Post1."""
     root = tiny_run / "results/simulated"
-    truth = nib.load(next((root / "truth").glob("*desc-delta1HE_effect.nii.gz"))).get_fdata()
+    truth = nib.load(next((root / "truth").glob("*desc-delta1HE_statmap.nii.gz"))).get_fdata()
     roi = truth > 0.5 * truth.max()
-    control = nib.load(next((root / "truth").glob("*desc-taskLE_effect.nii.gz"))).get_fdata()
+    control = nib.load(next((root / "truth").glob("*desc-taskLE_statmap.nii.gz"))).get_fdata()
     elsewhere = (control < 0.05 * control.max()) & (truth < 0.01 * truth.max())
     mask = nib.load(next(root.rglob("*desc-brain_mask.nii.gz"))).get_fdata() > 0
     subjects = _read(root / "truth/imaging_subjects.tsv")
@@ -171,15 +171,15 @@ def test_high_motion_run_is_excluded_and_reported(tiny_run):
 
 def _effect(root: Path, sub: str, ses: str, contrast: str) -> np.ndarray:
     path = (root / "first_level" / sub / f"ses-{ses}" /
-            f"{sub}_ses-{ses}_task-sovt_contrast-{contrast}_stat-effect_statmap.nii.gz")
+            f"{sub}_ses-{ses}_task-sovt_space-MNI152NLin2009cAsym_contrast-{contrast}_stat-effect_statmap.nii.gz")
     return nib.load(path).get_fdata()
 
 
 def test_first_level_recovers_the_planted_effects(tiny_run):
     root = tiny_run / "results"
     truth_dir = root / "simulated/truth"
-    delta1 = nib.load(next(truth_dir.glob("*desc-delta1HE_effect.nii.gz"))).get_fdata()
-    task = nib.load(next(truth_dir.glob("*desc-taskHE_effect.nii.gz"))).get_fdata()
+    delta1 = nib.load(next(truth_dir.glob("*desc-delta1HE_statmap.nii.gz"))).get_fdata()
+    task = nib.load(next(truth_dir.glob("*desc-taskHE_statmap.nii.gz"))).get_fdata()
     mask = nib.load(next(root.rglob("*desc-brain_mask.nii.gz"))).get_fdata() > 0
     roi, task_roi = delta1 > 0.5 * delta1.max(), task > 0.5 * task.max()
     elsewhere = mask & (delta1 < 0.01 * delta1.max()) & (task < 0.05 * task.max())
@@ -233,19 +233,24 @@ def test_second_level_outputs(tiny_run):
                             ("tripleDelta1", "delta1")):
         dropped = [bad_subject] if bad_session in spans[delta] else []
         folder = root / analysis
-        sidecar = json.loads((folder / f"task-sovt_desc-{analysis}_statmap.json").read_text())
+        sidecar = json.loads((folder / f"task-sovt_space-MNI152NLin2009cAsym_desc-{analysis}_statmap.json").read_text())
         assert sidecar["DroppedByQC"] == dropped
         assert sidecar["N"] == N - len(dropped) and sidecar["ModelIntercept"] is False
         assert sidecar["Permutations"] == 1000 and sidecar["Seed"] == 1
         assert sidecar["Connectivity"].startswith("6-connected")
-        design = pd.read_csv(folder / f"task-sovt_desc-{analysis}_design.tsv", sep="\t",
+        design = pd.read_csv(folder / f"task-sovt_space-MNI152NLin2009cAsym_desc-{analysis}_design.tsv", sep="\t",
                              dtype={"subject": str})
         assert list(design.columns) == ["subject", "affect", "memory", "age", "bdi"]
         assert not set(dropped) & set(design.subject)
         for contrast in ("affectGtMemory", "memoryGtAffect"):
-            for stat in ("t", "z", "logpFWEvoxel", "logpFWEsize", "logpFWEmass"):
-                assert (folder / f"task-sovt_desc-{analysis}_contrast-{contrast}_stat-"
-                                 f"{stat}_statmap.nii.gz").is_file()
+            for stat in ("effect", "variance", "t", "z", "logpFWEvoxel", "logpFWEsize",
+                         "logpFWEmass", "tFWEcluster"):
+                assert (folder / f"task-sovt_space-MNI152NLin2009cAsym_contrast-{contrast}_stat-"
+                                 f"{stat}_desc-{analysis}_statmap.nii.gz").is_file()
+            labels = folder / f"task-sovt_space-MNI152NLin2009cAsym_contrast-{contrast}_desc-{analysis}_dseg"
+            assert labels.with_suffix(".nii.gz").is_file()
+            assert list(pd.read_csv(labels.with_suffix(".tsv"), sep="\t").columns) == [
+                "index", "name"]
         clusters = pd.read_csv(folder / "clusters.tsv", sep="\t")
         assert {"contrast", "cluster_id", "size_voxels", "size_mm3", "peak_x", "peak_zscore",
                 "p_fwe_size", "p_fwe_mass", "peak_label", "main_regions",
@@ -287,7 +292,7 @@ def test_group_level_recovers_the_planted_networks(tiny_run):
 def _truth_labels(root: Path) -> tuple[np.ndarray, dict[str, int]]:
     truth = root / "results/simulated/truth"
     labels = np.asarray(nib.load(next(truth.glob("*desc-regions_dseg.nii.gz"))).dataobj)
-    regions = _read(truth / "regions.tsv")
+    regions = _read(next(truth.glob("*desc-regions_dseg.tsv")))
     return labels, dict(zip(regions.name, regions["index"]))
 
 
@@ -321,12 +326,12 @@ def test_brain_behaviour_finds_the_amcc_link_and_no_practice_effect(tiny_run):
     empathy = _read(root / "empathyRating/clusters.tsv")
     found = empathy[empathy.significant]
     assert set(found.contrast) == {"positiveSlope"}
-    labels = _read(tiny_run / "results/simulated/truth/regions.tsv")
+    labels = _read(next((tiny_run / "results/simulated/truth").glob("*desc-regions_dseg.tsv")))
     amcc = int(labels.loc[labels.name == "aMCC", "index"].iloc[0])
     truth = np.asarray(nib.load(next((tiny_run / "results/simulated/truth").glob(
         "*desc-regions_dseg.nii.gz"))).dataobj)
     clusters_img = np.asarray(nib.load(next((root / "empathyRating").glob(
-        "*contrast-positiveSlope_desc-clusters_dseg.nii.gz"))).dataobj)
+        "*contrast-positiveSlope_desc-empathyRating_dseg.nii.gz"))).dataobj)
     hit = np.unique(truth[np.isin(clusters_img, found.cluster_id.to_numpy())])
     assert amcc in hit, f"significant clusters cover planted labels {hit}, not aMCC"
     design = _read(next((root / "empathyRating").glob("*_design.tsv")))
@@ -358,7 +363,7 @@ def test_roi_values_agree_with_the_planted_change(tiny_run):
     gains = _read(root / "simulated/truth/imaging_subjects.tsv")
     gains["subject"] = gains.participant_id.str[4:]
     labels = np.asarray(nib.load(next((root / "second_level/empathyHELE").glob(
-        "*contrast-affectGtMemory_desc-clusters_dseg.nii.gz"))).dataobj)
+        "*contrast-affectGtMemory_desc-empathyHELE_dseg.nii.gz"))).dataobj)
     for cid, rows in roi[roi.in_analysis & (roi.video_type == "HE")].groupby("cluster_id"):
         inside = labels == cid
         wide = rows.pivot(index="subject", columns="session", values="effect")
@@ -385,17 +390,18 @@ def test_report_contains_every_figure_and_table(tiny_run):
     expected += [f"{t}.html" for t in ("manova", "univariate", "ttests", "correlations",
                                        "memory_manova", "memory_ttests", "paper_comparison")]
     for analysis in ("empathyHELE", "empathyHE", "compassionHELE", "tripleDelta1"):
-        expected += [f"{analysis}_contrast-{c}_maps.png" for c in ("affectGtMemory",
-                                                                  "memoryGtAffect")]
-        expected += [f"{analysis}_changes.png", f"{analysis}_clusters.html",
-                     f"task-sovt_desc-{analysis}_design.png"]
+        expected += [f"contrast-{c}_desc-{analysis}_maps.png" for c in ("affectGtMemory",
+                                                                          "memoryGtAffect")]
+        expected += [f"desc-{analysis}_sessions.png", f"desc-{analysis}_clusters.html",
+                     f"task-sovt_space-MNI152NLin2009cAsym_desc-{analysis}_design.png"]
     for name in ("HELE", "sharedDelta1"):
-        expected += [f"{name}_conjunction.png", f"{name}_clusters.html"]
+        expected += [f"desc-{name}_conjunction.png", f"desc-{name}_clusters.html"]
     for name in ("empathyRating", "practice1"):
-        expected += [f"{name}_contrast-{c}_maps.png" for c in ("positiveSlope", "negativeSlope")]
-        expected += [f"{name}_scatter.png", f"{name}_clusters.html",
-                     f"task-sovt_desc-{name}_design.png"]
-    expected += ["sub-01_ses-pre_task-sovt_design.png"]
+        expected += [f"contrast-{c}_desc-{name}_maps.png"
+                     for c in ("positiveSlope", "negativeSlope")]
+        expected += [f"desc-{name}_scatter.png", f"desc-{name}_clusters.html",
+                     f"task-sovt_space-MNI152NLin2009cAsym_desc-{name}_design.png"]
+    expected += ["sub-01_ses-pre_task-sovt_space-MNI152NLin2009cAsym_design.png"]
     missing = [name for name in expected if name not in page]
     assert not missing, f"report lacks {missing}"
     for category in ("Behaviour", "First level", "Group level", "Conjunctions",
@@ -407,6 +413,39 @@ def test_report_contains_every_figure_and_table(tiny_run):
     assert findings["qc"].split(".")[0] in page
     assert findings["conjunctions"][1].split(":")[0] in page
     assert 'src="http' not in page  # self-contained: opens offline
+    assert "Data from 18 participants" in page  # the methods text, on the front page
+
+
+def test_every_result_file_name_follows_bids_derivative_rules(tiny_run):
+    """Entities in BIDS order, none repeated (one desc-), every image named by entities
+    and a suffix; every dseg image has its label table; results/ is a derivative
+    dataset."""
+    from ecgap.names import name_problems
+
+    files = [p for p in (tiny_run / "results").rglob("*") if p.is_file()]
+    bad = {str(p.relative_to(tiny_run)): problems for p in files
+           if (problems := name_problems(p.name, require_entities=".nii" in p.name))}
+    assert not bad, bad
+    assert len(files) > 1000
+    for dseg in (p for p in files if p.name.endswith("_dseg.nii.gz")):
+        table = pd.read_csv(dseg.with_name(dseg.name.replace(".nii.gz", ".tsv")), sep="\t")
+        labels = np.unique(np.asarray(nib.load(dseg).dataobj))
+        assert set(labels[labels > 0]) <= set(table["index"]), dseg
+    description = json.loads((tiny_run / "results/dataset_description.json").read_text())
+    assert description["DatasetType"] == "derivative"
+    assert [g["Name"] for g in description["GeneratedBy"]][:2] == ["ecgap", "nilearn"]
+    maps = (tiny_run / "results/second_level/empathyHELE").glob("*stat-effect*statmap.nii.gz")
+    assert len(list(maps)) == 2  # and a variance map beside each effect map
+    sidecar = json.loads(next((tiny_run / "results/second_level/empathyHELE")
+                              .glob("*_statmap.json")).read_text())
+    assert sidecar["SoftwareVersions"]["nilearn"] == description["GeneratedBy"][1]["Version"]
+
+
+def test_methods_text_states_the_run(tiny_run):
+    text = (tiny_run / "results/methods.md").read_text()
+    assert text.startswith("# Methods") and "Data from 18 participants" in text
+    assert "1000 permutations" in text and "one-sided p < 0.01" in text
+    assert "(1 of 54 runs)" in text and "https://doi.org/10.1093/scan/nst060" in text
 
 
 def test_continuous_maps_are_float32_and_labels_integer(tiny_run):

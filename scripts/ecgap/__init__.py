@@ -4,4 +4,4 @@ The Snakemake rule scripts are thin wrappers around the functions in this packag
 everything here is importable and testable without Snakemake.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

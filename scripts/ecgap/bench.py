@@ -319,8 +319,9 @@ def first_level_overhead(workdir: Path, configfile: Path, subject: str = "01",
     stem = f"sub-{subject}_ses-{session}_task-sovt"
     func = (workdir / "results/simulated/derivatives/fmriprep" / f"sub-{subject}"
             / f"ses-{session}" / "func")
-    target = (f"results/first_level/sub-{subject}/ses-{session}/{stem}_contrast-HE_"
-              "stat-effect_statmap.nii.gz")
+    space = config.get("data", {}).get("space", "MNI152NLin2009cAsym")
+    target = (f"results/first_level/sub-{subject}/ses-{session}/{stem}_space-{space}_"
+              "contrast-HE_stat-effect_statmap.nii.gz")
     bench = workdir / f"results/benchmarks/first_level/sub-{subject}_ses-{session}.tsv"
     workflow, bare = [], []
     with tempfile.TemporaryDirectory() as scratch:

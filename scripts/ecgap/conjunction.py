@@ -20,6 +20,8 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 
+from ecgap.aal3 import readable_region
+
 
 def _stack(images: Sequence[nib.Nifti1Image]) -> np.ndarray:
     return np.stack([np.asarray(img.dataobj, dtype=float) for img in images])
@@ -73,7 +75,7 @@ def peak_conjunction_p(table: pd.DataFrame, labels: nib.Nifti1Image,
 def _where(clusters: pd.DataFrame) -> str:
     top = clusters.sort_values("size_voxels", ascending=False).iloc[0]
     return (f"largest {int(top['size_voxels'])} voxels at ({top['peak_x']:.0f}, "
-            f"{top['peak_y']:.0f}, {top['peak_z']:.0f}), {top['peak_label']}, "
+            f"{top['peak_y']:.0f}, {top['peak_z']:.0f}), {readable_region(top['peak_label'])}, "
             f"min z {top['peak_min_z']:.2f}")
 
 

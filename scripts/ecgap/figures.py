@@ -22,6 +22,7 @@ import pandas as pd  # noqa: E402
 from matplotlib.colors import ListedColormap  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
+from ecgap.aal3 import readable_region, region_with_peak  # noqa: E402
 from ecgap.behaviour import cell_means  # noqa: E402
 from ecgap.io import atomic_path  # noqa: E402
 from ecgap.task import RATINGS  # noqa: E402
@@ -111,7 +112,7 @@ def plot_ratings(summary: pd.DataFrame, sessions: Sequence[str],
             x = np.arange(len(sessions)) + offsets.get(video, 0)
             ax.errorbar(x, cell["mean"], yerr=cell["sem"], color=ROLE_COLOURS[roles[group]],
                         linestyle=VIDEO_STYLES.get(video, "-"), marker="o", markersize=3.5,
-                        capsize=2, label=f"{group}, {video}")
+                        capsize=2, label=f"{group} (n = {cell['n'].max():.0f}), {video}")
         ax.set_title(RATING_NAMES[rating])
         _session_axis(ax, sessions)
         ax.set_xlabel("Session")
@@ -140,7 +141,7 @@ def plot_memory(summary: pd.DataFrame, sessions: Sequence[str],
             cell = cell.set_index("session").reindex(sessions)
             ax.errorbar(np.arange(len(sessions)), cell["mean"], yerr=cell["sem"],
                         color=ROLE_COLOURS[roles[group]], marker="o", markersize=3.5,
-                        capsize=2, label=group)
+                        capsize=2, label=f"{group} (n = {cell['n'].max():.0f})")
         ax.set_title(score.replace("_", " ").capitalize())
         _session_axis(ax, sessions)
         ax.set_xlabel("Session")
@@ -187,20 +188,29 @@ def plot_networks(networks: Mapping[str, nib.Nifti1Image | None],
     return fig
 
 
-def cluster_changes(roi: pd.DataFrame, weights: Mapping[str, float],
-                    sessions: Sequence[str]) -> pd.DataFrame:
-    """Each subject's change of the analysis' effect in each cluster, per change period.
+def cluster_session_values(roi: pd.DataFrame, weights: Mapping[str, float]) -> pd.DataFrame:
+    """Each subject's value of the analysis' effect in each cluster and session.
 
     ``weights`` combine the video types into the analysis' effect (e.g. {HE: .5, LE: .5}
-    for mean(HE, LE)); the periods are delta1 = Post1 - Pre and delta2 = Post2 - Post1.
+    for mean(HE, LE)). Only the subjects the analysis used are kept.
     """
-    columns = ["contrast", "cluster_id", "peak_label", "group", "subject", "change", "period"]
+    keys = ["contrast", "cluster_id", "peak_label", "group", "subject", "session"]
     if roi.empty:
-        return pd.DataFrame(columns=columns)
+        return pd.DataFrame(columns=[*keys, "value"])
     used = roi[roi["in_analysis"].astype(bool)].copy()
-    used["weighted"] = used["effect"] * used["video_type"].map(weights).fillna(0.0)
-    effect = used.groupby(["contrast", "cluster_id", "peak_label", "group", "subject",
-                           "session"])["weighted"].sum().unstack("session")
+    used["value"] = used["effect"] * used["video_type"].map(weights).fillna(0.0)
+    return used.groupby(keys, as_index=False)["value"].sum()
+
+
+def cluster_changes(roi: pd.DataFrame, weights: Mapping[str, float],
+                    sessions: Sequence[str]) -> pd.DataFrame:
+    """Each subject's change of the analysis' effect in each cluster, per change period
+    (delta1 = Post1 - Pre, delta2 = Post2 - Post1)."""
+    columns = ["contrast", "cluster_id", "peak_label", "group", "subject", "change", "period"]
+    values = cluster_session_values(roi, weights)
+    if values.empty:
+        return pd.DataFrame(columns=columns)
+    effect = values.set_index(columns[:5] + ["session"])["value"].unstack("session")
     out = []
     for index, period in enumerate(("delta1", "delta2")[:len(sessions) - 1]):
         change = (effect[sessions[index + 1]] - effect[sessions[index]]).rename("change")
@@ -208,39 +218,54 @@ def cluster_changes(roi: pd.DataFrame, weights: Mapping[str, float],
     return pd.concat(out, ignore_index=True)
 
 
-def plot_cluster_changes(changes: pd.DataFrame, groups: Mapping[str, str],
-                         title: str) -> plt.Figure:
-    """Figure 3B: per significant cluster, mean change by group and change period, +- SEM."""
+def _no_cluster_axes(ax: plt.Axes, text: str = "no FWE-significant cluster") -> None:
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes)
+    ax.set_axis_off()
+
+
+def cluster_titles(clusters: pd.DataFrame) -> dict[tuple[str, int], str]:
+    """Panel title per (contrast, cluster_id) of a clusters.tsv: the peak region in words,
+    the peak's MNI coordinates (mm), the contrast and the cluster number."""
+    return {(row.contrast, int(row.cluster_id)):
+            f"{region_with_peak(row.peak_label, row.peak_x, row.peak_y, row.peak_z)}\n"
+            f"{row.contrast}, cluster {row.cluster_id}" for row in clusters.itertuples()}
+
+
+def _title(titles: Mapping[tuple[str, int], str] | None, cluster: pd.Series) -> str:
+    key = (cluster.contrast, int(cluster.cluster_id))
+    return (titles or {}).get(key, f"{readable_region(cluster.peak_label)}\n"
+                                   f"{cluster.contrast}, cluster {cluster.cluster_id}")
+
+
+def plot_cluster_sessions(values: pd.DataFrame, groups: Mapping[str, str],
+                          sessions: Sequence[str], title: str,
+                          titles: Mapping[tuple[str, int], str] | None = None) -> plt.Figure:
+    """Figure 3B as in the paper: per significant cluster, each group's mean value of the
+    analysed effect in each session, +- SEM over subjects; n per group in the legend."""
     roles = role_of(groups)
-    clusters = changes[["contrast", "cluster_id", "peak_label"]].drop_duplicates()
+    clusters = values[["contrast", "cluster_id", "peak_label"]].drop_duplicates()
     n = max(len(clusters), 1)
     fig, axes = plt.subplots(1, n, figsize=(min(2.2 * n + 0.8, 7.2 * 1.5), 2.8),
                              squeeze=False, sharey=True)
     if clusters.empty:
-        axes[0][0].text(0.5, 0.5, "no FWE-significant cluster", ha="center", va="center",
-                        transform=axes[0][0].transAxes)
-        axes[0][0].set_axis_off()
-    periods = list(dict.fromkeys(changes["period"])) if not changes.empty else []
-    group_labels = list(groups.values())
-    width = 0.8 / max(len(group_labels), 1)
+        _no_cluster_axes(axes[0][0])
     for ax, (_, cluster) in zip(axes[0], clusters.iterrows()):
-        sel = changes[(changes.contrast == cluster.contrast)
-                      & (changes.cluster_id == cluster.cluster_id)]
-        stats = mean_sem(sel.set_index(["period", "group"])["change"], ["period", "group"])
-        for g, group in enumerate(group_labels):
-            rows = stats.xs(group, level="group").reindex(periods) \
-                if group in stats.index.get_level_values("group") else None
-            if rows is None:
+        sel = values[(values.contrast == cluster.contrast)
+                     & (values.cluster_id == cluster.cluster_id)]
+        for offset, group in zip((-0.06, 0.06), groups.values()):
+            rows = sel[sel["group"] == group]
+            if rows.empty:
                 continue
-            x = np.arange(len(periods)) + (g - (len(group_labels) - 1) / 2) * width
-            ax.bar(x, rows["mean"], width, yerr=rows["sem"], capsize=2,
-                   color=ROLE_COLOURS[roles[group]], label=group)
+            stats = mean_sem(rows.set_index("session")["value"], "session").reindex(sessions)
+            ax.errorbar(np.arange(len(sessions)) + offset, stats["mean"], yerr=stats["sem"],
+                        marker="o", markersize=3, capsize=2, linewidth=1.2,
+                        color=ROLE_COLOURS[roles[group]],
+                        label=f"{group} (n = {rows['subject'].nunique()})")
         ax.axhline(0, color="black", linewidth=0.6)
-        ax.set_xticks(range(len(periods)))
-        ax.set_xticklabels(periods)
-        ax.set_title(f"{cluster.peak_label}\n({cluster.contrast}, cluster {cluster.cluster_id})",
-                     fontsize=8)
-    axes[0][0].set_ylabel("Effect change (% signal), mean ± SEM")
+        ax.set_xticks(range(len(sessions)))
+        ax.set_xticklabels(sessions)
+        ax.set_title(_title(titles, cluster), fontsize=8)
+    axes[0][0].set_ylabel("Effect (% signal), mean ± SEM")
     if not clusters.empty:
         axes[0][-1].legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.suptitle(title, fontsize=10)
@@ -248,35 +273,79 @@ def plot_cluster_changes(changes: pd.DataFrame, groups: Mapping[str, str],
     return fig
 
 
-def plot_stat_maps(z_img: nib.Nifti1Image, fwe_img: nib.Nifti1Image, z_threshold: float,
-                   title: str) -> plt.Figure:
-    """A contrast's FWE-significant clusters on a glass brain, and its z map above the
-    cluster-forming threshold on axial slices."""
+def sample_label(sidecar: Mapping, groups: Mapping[str, str]) -> str:
+    """"n = 17 (Affect 10, Memory 7)" from a group-level sidecar (roles -> group labels)."""
+    per_group = sidecar.get("NPerGroup") or {sidecar.get("Group"): sidecar["N"]}
+    parts = ", ".join(f"{groups.get(role, role)} {n}" for role, n in per_group.items())
+    return f"n = {sidecar['N']} ({parts})"
+
+
+def positive_part(img: nib.Nifti1Image) -> nib.Nifti1Image:
+    """``img`` with its negative values (and NaN) set to 0: the side a one-sided test uses."""
+    data = np.nan_to_num(np.asarray(img.dataobj, dtype=np.float32))
+    return nib.Nifti1Image(np.where(data > 0, data, 0).astype(np.float32), img.affine)
+
+
+def plot_stat_maps(t_img: nib.Nifti1Image, fwe_img: nib.Nifti1Image, t_threshold: float,
+                   title: str, statistic: str = "t", test: str = "cluster-forming") -> plt.Figure:
+    """A contrast's FWE-significant clusters on a glass brain, and its one-sided statistic
+    above its threshold on axial slices. With nothing above the threshold the figure
+    says so in words instead of drawing empty slices."""
     from nilearn import plotting
 
-    fig = plt.figure(figsize=(7.2, 4.6))
-    top = fig.add_axes((0, 0.5, 1, 0.45))
-    bottom = fig.add_axes((0, 0.0, 1, 0.45))
+    shown = positive_part(t_img)
+    above = bool((np.asarray(shown.dataobj) > t_threshold).any())
     significant = bool(np.nan_to_num(np.asarray(fwe_img.dataobj)).any())
-    plotting.plot_glass_brain(fwe_img if significant else None, axes=top, display_mode="lzry",
-                              colorbar=bool(significant), cmap="inferno", plot_abs=False,
-                              title=f"{title}: FWE-significant clusters (t)"
-                                    + ("" if significant else " (none)"))
-    plotting.plot_stat_map(z_img, axes=bottom, display_mode="z", cut_coords=7,
-                           threshold=z_threshold, cmap="RdBu_r", colorbar=True,
-                           title=f"z map, |z| > {z_threshold:.2f} (cluster-forming)")
+    fig = plt.figure(figsize=(7.2, 4.6 if above else 2.4))
+    top = fig.add_axes((0, 0.5, 1, 0.45) if above else (0, 0.2, 1, 0.75))
+    plotting.plot_glass_brain(positive_part(fwe_img) if significant else None, axes=top,
+                              display_mode="lzry", colorbar=significant, cmap="inferno",
+                              plot_abs=False,
+                              title=f"{title}: FWE-significant clusters ({statistic})"
+                                    + ("" if significant else ": none"))
+    if above:
+        bottom = fig.add_axes((0, 0.0, 1, 0.45))
+        plotting.plot_stat_map(shown, axes=bottom, display_mode="z", cut_coords=7,
+                               threshold=t_threshold, cmap="inferno", colorbar=True,
+                               title=f"{statistic} > {t_threshold:.2f} ({test}, one-sided)")
+    else:
+        fig.text(0.5, 0.06, f"No voxel has {statistic} > {t_threshold:.2f} ({test}, "
+                 "one-sided).", ha="center", fontsize=9)
     return fig
 
 
-def plot_brain_behaviour(points: pd.DataFrame, score_label: str) -> plt.Figure:
+def plot_conjunction(min_z: nib.Nifti1Image, title: str, alpha: float) -> plt.Figure:
+    """The conjunction's minimum z where every analysis is voxel-FWE significant, or a
+    sentence saying that no voxel is."""
+    from nilearn import plotting
+
+    data = np.nan_to_num(np.asarray(min_z.dataobj))
+    if not data.any():
+        fig = plt.figure(figsize=(7.2, 1.0))
+        fig.text(0.5, 0.5, f"{title}: no voxel is significant in every analysis "
+                 f"(voxel-FWE p < {alpha}).", ha="center", va="center", fontsize=10)
+        return fig
+    fig = plt.figure(figsize=(7.2, 4.6))
+    plotting.plot_glass_brain(positive_part(min_z), axes=fig.add_axes((0, 0.5, 1, 0.45)),
+                              display_mode="lzry", colorbar=True, cmap="inferno",
+                              plot_abs=False, title=f"{title}: minimum z")
+    peak = np.unravel_index(np.argmax(data), data.shape)
+    x, y, z = nib.affines.apply_affine(min_z.affine, peak)
+    plotting.plot_stat_map(positive_part(min_z), axes=fig.add_axes((0, 0.0, 1, 0.45)),
+                           display_mode="ortho", cut_coords=(x, y, z), cmap="inferno",
+                           colorbar=True, threshold=1e-6,
+                           title=f"minimum z at the peak ({x:.0f}, {y:.0f}, {z:.0f})")
+    return fig
+
+
+def plot_brain_behaviour(points: pd.DataFrame, score_label: str,
+                         titles: Mapping[tuple[str, int], str] | None = None) -> plt.Figure:
     """Per significant parametric cluster: delta of the cluster mean against the score."""
     clusters = points[["contrast", "cluster_id", "peak_label"]].drop_duplicates()
     n = max(len(clusters), 1)
     fig, axes = plt.subplots(1, n, figsize=(min(2.6 * n, 10.8), 2.6), squeeze=False)
     if clusters.empty:
-        axes[0][0].text(0.5, 0.5, "no FWE-significant cluster", ha="center", va="center",
-                        transform=axes[0][0].transAxes)
-        axes[0][0].set_axis_off()
+        _no_cluster_axes(axes[0][0])
     for ax, (_, cluster) in zip(axes[0], clusters.iterrows()):
         sel = points[(points.contrast == cluster.contrast)
                      & (points.cluster_id == cluster.cluster_id)]
@@ -285,7 +354,7 @@ def plot_brain_behaviour(points: pd.DataFrame, score_label: str) -> plt.Figure:
         xs = np.linspace(sel["score"].min(), sel["score"].max(), 2)
         ax.plot(xs, intercept + slope * xs, color="black", linewidth=1)
         r = np.corrcoef(sel["score"], sel["change"])[0, 1]
-        ax.set_title(f"{cluster.peak_label} ({cluster.contrast})\nr = {r:.2f}, n = {len(sel)}",
+        ax.set_title(f"{_title(titles, cluster)}\nr = {r:.2f}, n = {len(sel)}",
                      fontsize=8)
         ax.set_xlabel(score_label)
         ax.set_ylabel("Effect change (% signal)")

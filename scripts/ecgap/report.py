@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from ecgap.aal3 import readable_region
 from ecgap.io import write_text
 
 TABLE_CSS = """
@@ -71,7 +72,7 @@ def p_relation(p: float) -> str:
 
 def cluster_sentence(clusters: pd.DataFrame, contrast: str, label: str,
                      stat: str = "peak_zscore") -> str:
-    """'affect > memory: 2 FWE-significant clusters: Insula_R (38, 18, 0; z = 4.10;
+    """'affect > memory: 2 FWE-significant clusters: right insula (38, 18, 0; z = 4.10;
     14 voxels; p = .001), ...' or '...: no FWE-significant cluster'."""
     sig = clusters[(clusters["contrast"] == contrast) & clusters["significant"].astype(bool)]
     if sig.empty:
@@ -80,7 +81,8 @@ def cluster_sentence(clusters: pd.DataFrame, contrast: str, label: str,
     for row in sig.sort_values("size_voxels", ascending=False).itertuples():
         p = getattr(row, "p_fwe_size", float("nan"))
         p_text = "" if pd.isna(p) else f"; p(FWE) {p_relation(p)}"
-        parts.append(f"{row.peak_label} ({row.peak_x:.0f}, {row.peak_y:.0f}, {row.peak_z:.0f}; "
+        parts.append(f"{readable_region(row.peak_label)} ({row.peak_x:.0f}, {row.peak_y:.0f}, "
+                     f"{row.peak_z:.0f}; "
                      f"z = {getattr(row, stat):.2f}; {int(row.size_voxels)} voxels{p_text})")
     noun = "cluster" if len(sig) == 1 else "clusters"
     return f"{label}: {len(sig)} FWE-significant {noun}: " + ", ".join(parts)
@@ -119,6 +121,7 @@ def group_summary(clusters: pd.DataFrame, sidecar: Mapping[str, Any],
         "df": sidecar.get("DegreesOfFreedom"),
         "permutations": sidecar.get("Permutations"),
         "cluster_forming_p": sidecar.get("ClusterFormingP"),
+        "cluster_forming_t": sidecar.get("ClusterFormingT"),
         "n_significant": {c: int((clusters["contrast"].eq(c)
                                   & clusters["significant"].astype(bool)).sum())
                           for c in contrast_labels},

@@ -30,7 +30,8 @@ from nilearn.plotting import plot_design_matrix
 from scipy import ndimage, stats
 
 from ecgap import permutation
-from ecgap.io import InputError, atomic_path, save_nifti
+from ecgap.io import InputError, atomic_path, save_nifti, write_tsv
+from ecgap.names import entities_of, split_extension
 
 CONNECTIVITY_WORDS = {6: "6-connected (faces)", 18: "18-connected (faces, edges; SPM)",
                       26: "26-connected (faces, edges, corners)"}
@@ -136,7 +137,8 @@ def group_model(maps: Sequence[nib.Nifti1Image], design: pd.DataFrame,
 def contrast_images(model: SecondLevelModel, contrast: np.ndarray) -> dict[str, nib.Nifti1Image]:
     """Parametric t, z and effect maps of one contrast of a fitted group model."""
     out = model.compute_contrast(contrast, output_type="all")
-    return {"t": out["stat"], "z": out["z_score"], "effect": out["effect_size"]}
+    return {"t": out["stat"], "z": out["z_score"], "effect": out["effect_size"],
+            "variance": out["effect_variance"]}
 
 
 def parametric_maps(maps: Sequence[nib.Nifti1Image], design: pd.DataFrame,
@@ -338,7 +340,11 @@ def cluster_table(t_img: nib.Nifti1Image, z_img: nib.Nifti1Image,
 
 # --------------------------------------------------------------------------- one analysis
 
-GROUP_STATS = ("t", "z", "logpFWEvoxel", "logpFWEsize", "logpFWEmass")
+#: The maps of each group-level contrast (the stat- entity of their names): nilearn's
+#: effect (c'beta) and its variance, as NiMARE's image-based meta-analyses read them;
+#: permutation t, parametric z, voxel/size/mass FWE -log10 p; t inside FWE clusters.
+GROUP_STATS = ("effect", "variance", "t", "z", "logpFWEvoxel", "logpFWEsize", "logpFWEmass",
+               "tFWEcluster")
 
 
 @dataclass
@@ -367,10 +373,11 @@ def analyse_contrasts(maps: Sequence[nib.Nifti1Image], design: pd.DataFrame,
     for name, contrast in contrasts.items():
         para = contrast_images(model, contrast)
         perm = permutation_maps(maps, design, contrast, mask, settings)
-        images = {"t": perm["t"], "z": para["z"], "logpFWEvoxel": perm["logp_max_t"],
+        images = {"effect": para["effect"], "variance": para["variance"], "t": perm["t"],
+                  "z": para["z"], "logpFWEvoxel": perm["logp_max_t"],
                   "logpFWEsize": perm["logp_max_size"], "logpFWEmass": perm["logp_max_mass"],
-                  "FWEcluster": fwe_cluster_map(perm["t"], perm["logp_max_size"],
-                                                settings.alpha)}
+                  "tFWEcluster": fwe_cluster_map(perm["t"], perm["logp_max_size"],
+                                                 settings.alpha)}
         table, labels = cluster_table(perm["t"], para["z"], perm["logp_max_size"],
                                       perm["logp_max_mass"], t_cf, atlas,
                                       settings.connectivity)
@@ -380,21 +387,31 @@ def analyse_contrasts(maps: Sequence[nib.Nifti1Image], design: pd.DataFrame,
     return results
 
 
-def output_key(path: str) -> str:
-    """'affectGtMemory_stat-t' from '..._contrast-affectGtMemory_stat-t_statmap.nii.gz'."""
-    return path.split("_contrast-")[1].rsplit("_", 1)[0]
+def output_key(path: str) -> tuple[str, str]:
+    """(contrast, stat) of a map, (contrast, extension) of a label image or table."""
+    entities = entities_of(path)
+    return entities["contrast"], entities.get("stat") or split_extension(path)[1]
+
+
+def dseg_table(clusters: pd.DataFrame) -> pd.DataFrame:
+    """The BIDS label table of a cluster label image: index and a readable name."""
+    names = [f"cluster {row.cluster_id}: peak {row.peak_label} "
+             f"({row.peak_x:.0f}, {row.peak_y:.0f}, {row.peak_z:.0f})"
+             for row in clusters.itertuples()]
+    return pd.DataFrame({"index": clusters["cluster_id"].astype(int).to_list(),
+                         "name": names})
 
 
 def write_contrast_results(results: Mapping[str, ContrastResult], map_paths: Sequence[str],
                            label_paths: Sequence[str]) -> pd.DataFrame:
-    """Save every map and label image to its declared path; return all clusters."""
+    """Save every map, label image and label table to its declared path; return all
+    clusters."""
     paths = {output_key(p): p for p in list(map_paths) + list(label_paths)}
     for name, result in results.items():
         for stat, img in result.images.items():
-            key = (f"{name}_desc-FWEcluster_stat-t" if stat == "FWEcluster"
-                   else f"{name}_stat-{stat}")
-            save_nifti(img, paths[key])
-        save_nifti(result.labels, paths[f"{name}_desc-clusters"])
+            save_nifti(img, paths[(name, stat)])
+        save_nifti(result.labels, paths[(name, ".nii.gz")])
+        write_tsv(dseg_table(result.table), paths[(name, ".tsv")])
     return pd.concat([r.table for r in results.values()], ignore_index=True)
 
 
