@@ -209,7 +209,7 @@ def test_first_level_recovers_the_planted_effects(tiny_run):
 
 def test_first_level_outputs_per_run(tiny_run):
     run_dir = tiny_run / "results/first_level/sub-01/ses-pre"
-    prefix = "sub-01_ses-pre_task-sovt"
+    prefix = "sub-01_ses-pre_task-sovt_space-MNI152NLin2009cAsym"
     for contrast in ("HE", "LE", "HEMinusLE", "meanHELE"):
         for stat in ("effect", "variance", "z"):
             assert (run_dir / f"{prefix}_contrast-{contrast}_stat-{stat}_statmap.nii.gz").is_file()
@@ -304,7 +304,7 @@ def test_conjunctions_are_empty_across_periods_and_find_a_shared_network(tiny_ru
     assert "conjunction null is not rejected" in (root / "HELE/verdict.txt").read_text()
     shared = _read(root / "sharedDelta1/clusters.tsv")
     assert not shared.empty and "rejected" in (root / "sharedDelta1/verdict.txt").read_text()
-    overlap = np.asarray(nib.load(next((root / "sharedDelta1").glob("*stat-minz_statmap.nii.gz")))
+    overlap = np.asarray(nib.load(next((root / "sharedDelta1").glob("*_stat-minz_desc-sharedDelta1_statmap.nii.gz")))
                          .dataobj) > 0
     delta1 = np.isin(labels, [index["insula_L"], index["insula_R"], index["aMCC"]])
     assert (overlap & delta1).sum() > 0.5 * (overlap & (labels > 0)).sum() > 0
