@@ -14,7 +14,7 @@ from ecgap.first_level import (FIRST_LEVEL_STATS, SOVT_CONTRASTS, first_level_ou
 from ecgap.ingest import read_participants
 from ecgap.io import InputError
 from ecgap.names import derivative_path
-from ecgap.provenance import commit as _commit
+from ecgap import __version__ as ECGAP_VERSION
 from ecgap.second_level import DELTAS, GROUP_CONTRASTS, GROUP_STATS, delta_sessions
 from ecgap.simulate_behaviour import missing_memory_subjects, study_from_config
 
@@ -36,8 +36,6 @@ DATA = config["data"]
 SIM = config["simulate"]
 SESSIONS = list(DATA["sessions"])
 RESULTS = "results"
-#: The workflow's commit, for results/dataset_description.json.
-ECGAP_COMMIT = _commit()
 SIM_ROOT = f"{RESULTS}/simulated"
 
 wildcard_constraints:

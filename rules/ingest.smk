@@ -83,7 +83,7 @@ rule dataset_description:
     output:
         f"{RESULTS}/dataset_description.json",
     params:
-        commit=ECGAP_COMMIT,
+        version=ECGAP_VERSION,
         sources=[str(LAYOUT.bids_dir), str(LAYOUT.fmriprep_dir)],
     log:
         f"{RESULTS}/logs/dataset_description.log",

@@ -5,12 +5,13 @@ import sys
 sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
 
 from ecgap.io import write_json
-from ecgap.provenance import dataset_description
+from ecgap.provenance import commit, dataset_description
 from ecgap.snake import run
 
 
 def main(smk):
-    write_json(dataset_description(smk.params.commit, list(smk.params.sources)), smk.output[0])
+    # The commit is read here, not passed as a param: a new commit alone reruns nothing.
+    write_json(dataset_description(commit(), list(smk.params.sources)), smk.output[0])
 
 
 run(snakemake, main)  # noqa: F821

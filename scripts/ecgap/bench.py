@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import shutil
 import subprocess
@@ -262,8 +263,9 @@ def rerun_once(workdir: Path, configfile: Path, analysis: str) -> dict:
     and the benchmark times of the analysis' group-level job and of all of them."""
     started = time.time()
     run = snakemake(workdir, configfile)
-    jobs = [line.split()[1].rstrip(":") for line in run["log"].splitlines()
-            if line.startswith("localrule ") or line.startswith("rule ")]
+    # One "Finished jobid: N (Rule: name)" line per job (the profile hides the job details).
+    jobs = re.findall(r"^Finished jobid: \d+ \(Rule: (\w+)\)", run["log"], re.M)
+    jobs = [job for job in jobs if job != "all"]
     rerun = rerun_jobs(workdir / "results/benchmarks", started)
     own = rerun[(rerun["rule"] == "second_level") & (rerun["job"] == analysis)]
     if own.empty:
