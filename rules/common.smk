@@ -118,11 +118,6 @@ FIRST_LEVEL_CONTRASTS = list(sovt_contrasts(config["first_level"]["parametric_mo
                                             list(DATA["ratings"])))
 
 
-def _escape(pattern):
-    """Double the braces so expand() leaves the pattern's wildcards in place."""
-    return pattern.replace("{", "{{").replace("}", "}}")
-
-
 def first_level_map_outputs():
     """The effect, variance and z maps of every contrast of one run, one named output
     each ("HE_effect", ...): the output cache needs every file of a cached rule named."""
@@ -323,6 +318,12 @@ def get_conjunction_maps(wildcards):
             "fwe_clusters": paths("tFWEcluster")}
 
 
+def get_conjunction_sidecars(wildcards):
+    """The group-level sidecars of the conjunction's analyses (their n), in config order."""
+    return [analysis_stem("second_level", a) + "_statmap.json"
+            for a in CONJUNCTIONS[wildcards.conjunction]["analyses"]]
+
+
 def get_bb_change_maps(wildcards):
     b = BB_ANALYSES[wildcards.bb]
     return expand(CHANGE_MAP, subject=delta_subjects(b)[0], contrast=b["contrast"],
@@ -446,8 +447,9 @@ def get_final_outputs():
     rois = [f"{RESULTS}/{stage}/{name}/roi_values.tsv"
             for stage, names in (("second_level", ANALYSES), ("conjunctions", CONJUNCTIONS),
                                  ("brain_behaviour", BB_ANALYSES)) for name in names]
-    return ([f"{RESULTS}/dataset_description.json"] + ingest_tables() + behaviour_tables() + qc + first_level_maps() + clusters + truth
-            + conjunctions + rois + report_outputs())
+    return ([f"{RESULTS}/dataset_description.json"] + ingest_tables() + behaviour_tables()
+            + qc + first_level_maps() + clusters + truth + conjunctions + rois
+            + report_outputs())
 
 
 # ------------------------------------------------------------------ figures and report

@@ -204,8 +204,7 @@ rule figure_conjunction:
         minz=stage_map("conjunctions", None, "minz"),
         clusters=f"{RESULTS}/conjunctions/{{conjunction}}/clusters.tsv",
         sidecar=f"{CONJUNCTION}_statmap.json",
-        analysis_sidecars=lambda wc: [analysis_stem("second_level", a) + "_statmap.json"
-                                      for a in CONJUNCTIONS[wc.conjunction]["analyses"]],
+        analysis_sidecars=get_conjunction_sidecars,
     output:
         figure=report_figure(f"{RESULTS}/conjunctions/{{conjunction}}/figures/desc-{{conjunction}}_conjunction",
                              "../report/conjunction.rst", "Conjunctions", "{conjunction}",
@@ -309,6 +308,6 @@ rule methods:
         mem_mb=500,
         runtime=5,
     conda:
-        "../envs/figures.yaml"
+        "../envs/second_level.yaml"
     script:
         "../scripts/methods.py"

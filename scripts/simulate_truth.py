@@ -15,9 +15,10 @@ def main(smk):
     subjects = read_tsv(smk.input.subjects)
     write_tsv(subject_gains(subjects, smk.params.affect_label, params, smk.params.seed),
               smk.output.gains)
+    regions = regions_table()
+    write_tsv(regions, smk.output.regions)
     # One label table for both label images: a region's label is the same in each.
-    write_tsv(regions_table(), smk.output.regions)
-    write_tsv(regions_table()[["index", "name"]], smk.output.support_table)
+    write_tsv(regions[["index", "name"]], smk.output.support_table)
     images = truth_images(params, smk.params.grid_mm)
     for path in smk.output.maps:
         save_nifti(images[entities_of(path)["desc"]], path)

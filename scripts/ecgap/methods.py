@@ -199,8 +199,8 @@ def methods_markdown(settings: Mapping, runs: pd.DataFrame, exclusions: pd.DataF
         software_paragraph(versions),
     ]
     text = "\n\n".join(p for p in paragraphs if p)
-    cited = [ref for key, ref in REFERENCES.items()
-             if ref.split(",")[0].split(" ")[0].rstrip(",") in text or key == "klimecki"]
+    # A reference is listed when the text cites its first author's surname.
+    cited = [ref for ref in REFERENCES.values() if ref.split(",")[0] in text]
     references = "\n".join(f"- {ref}" for ref in sorted(cited))
     return (f"# Methods\n\n{text}\n\nReferences\n\n{references}\n")
 
