@@ -24,11 +24,12 @@ from conftest import BIN, REPO, TINY, run_snakemake
 
 SUBJECTS = ("01", "02")
 SESSIONS = ("pre", "post1", "post2")
+SPACE = "MNI152NLin2009cAsym"
 
 
 def _targets() -> list[str]:
-    maps = [f"results/first_level/sub-{s}/ses-{ses}/sub-{s}_ses-{ses}_task-sovt_contrast-"
-            f"{c}_stat-effect_statmap.nii.gz"
+    maps = [f"results/first_level/sub-{s}/ses-{ses}/sub-{s}_ses-{ses}_task-sovt_space-"
+            f"{SPACE}_contrast-{c}_stat-effect_statmap.nii.gz"
             for s in SUBJECTS for ses in SESSIONS for c in ("HE", "LE")]
     return maps + ["results/behaviour/manova.tsv", "results/behaviour/ttests.tsv"]
 
