@@ -15,6 +15,7 @@ from ecgap.ingest import read_participants
 from ecgap.io import InputError
 from ecgap.names import derivative_path
 from ecgap import __version__ as ECGAP_VERSION
+from snakemake import __version__ as SNAKEMAKE_VERSION
 from ecgap.second_level import DELTAS, GROUP_CONTRASTS, GROUP_STATS, delta_sessions
 from ecgap.simulate_behaviour import missing_memory_subjects, study_from_config
 
@@ -59,7 +60,7 @@ EXCLUDED_SUBJECTS = {e["subject"]: e["reason"] for e in DATA["exclude_subjects"]
 if DATA["source"] == "simulate":
     STUDY = study_from_config(config)
     SUBJECTS = [s for s in STUDY.subjects if s not in EXCLUDED_SUBJECTS]
-    RUNS = {run_id(s, ses, None): {"subject": s, "session": ses, "run": None,
+    RUNS = {run_id(s, ses, None, DATA["task"]): {"subject": s, "session": ses, "run": None,
                                    **canonical_run_paths(LAYOUT, s, ses)}
             for s in SUBJECTS for ses in SESSIONS}
     MEMORY_FILES = [LAYOUT.beh_file(s, ses, DATA["memory"]["task"])
@@ -101,8 +102,7 @@ wildcard_constraints:
 
 # Per-run files: the ingest check, the GLM's confounds and the motion QC.
 INGEST_RUN = f"{RESULTS}/ingest/runs/{{run_id}}.tsv"
-PREPROCESSED_CONFOUNDS = (f"{RESULTS}/preprocess/{{run_id}}_task-{DATA['task']}"
-                          "_desc-confounds_timeseries.tsv")
+PREPROCESSED_CONFOUNDS = f"{RESULTS}/preprocess/{{run_id}}_desc-confounds_timeseries.tsv"
 RUN_QC = f"{RESULTS}/qc/runs/{{run_id}}_qc.json"
 
 
@@ -511,6 +511,12 @@ def contrast_figures(folder, contrasts, caption, category, labels):
 def network_maps(delta):
     """affect > memory FWE-cluster maps of every analysis of one change period."""
     return [stage_map("second_level", "affectGtMemory", "tFWEcluster", name=a)
+            for a, spec in ANALYSES.items() if spec["delta"] == delta]
+
+
+def network_sidecars(delta):
+    """The sidecars (with n per group) of the analyses of one change period."""
+    return [f"{analysis_stem('second_level', a)}_statmap.json"
             for a, spec in ANALYSES.items() if spec["delta"] == delta]
 
 

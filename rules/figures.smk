@@ -92,12 +92,15 @@ rule figure_networks:
     input:
         delta1=network_maps("delta1"),
         delta2=network_maps("delta2"),
+        delta1_sidecars=network_sidecars("delta1"),
+        delta2_sidecars=network_sidecars("delta2"),
     output:
         figure=report_figure(f"{FIGURES}/fig3a_networks", "../report/fig3a.rst",
                              "Group level", "Figure 3A", {"figure": "3A"}),
         summary=f"{FIGURES}/networks_summary.json",
     params:
         cut_coords=FIG["network_cut_coords"],
+        groups=DATA["groups"],
         findings=Findings(f"{FIGURES}/networks_summary.json"),
         **FIGURE_PARAMS,
     log:
@@ -299,6 +302,7 @@ rule methods:
         f"{RESULTS}/methods.md",
     params:
         settings=METHODS_SETTINGS,
+        snakemake_version=SNAKEMAKE_VERSION,
     log:
         f"{RESULTS}/logs/methods.log",
     benchmark:
@@ -308,6 +312,6 @@ rule methods:
         mem_mb=500,
         runtime=5,
     conda:
-        "../envs/second_level.yaml"
+        "../envs/provenance.yaml"
     script:
         "../scripts/methods.py"

@@ -84,6 +84,7 @@ rule dataset_description:
         f"{RESULTS}/dataset_description.json",
     params:
         version=ECGAP_VERSION,
+        snakemake_version=SNAKEMAKE_VERSION,
         sources=[str(LAYOUT.bids_dir), str(LAYOUT.fmriprep_dir)],
     log:
         f"{RESULTS}/logs/dataset_description.log",
@@ -94,6 +95,6 @@ rule dataset_description:
         mem_mb=200,
         runtime=2,
     conda:
-        "../envs/ingest.yaml"
+        "../envs/provenance.yaml"
     script:
         "../scripts/dataset_description.py"

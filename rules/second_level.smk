@@ -32,6 +32,7 @@ rule group_mask:
         GROUP_MASK,
     params:
         runs=RUN_IDS,
+        task=DATA["task"],
         subjects=[RUNS[r]["subject"] for r in RUN_IDS],
         fraction=config["second_level"]["mask_fraction"],
     log:

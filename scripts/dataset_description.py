@@ -11,7 +11,8 @@ from ecgap.snake import run
 
 def main(smk):
     # The commit is read here, not passed as a param: a new commit alone reruns nothing.
-    write_json(dataset_description(commit(), list(smk.params.sources)), smk.output[0])
+    write_json(dataset_description(commit(), list(smk.params.sources),
+                                   smk.params.snakemake_version), smk.output[0])
 
 
 run(snakemake, main)  # noqa: F821

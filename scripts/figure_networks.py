@@ -7,8 +7,8 @@ sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
 import nibabel as nib
 import numpy as np
 
-from ecgap.figures import binary_union, plot_networks, save_figure
-from ecgap.io import write_json
+from ecgap.figures import binary_union, period_sample_label, plot_networks, save_figure
+from ecgap.io import read_json, write_json
 from ecgap.report import network_summary
 from ecgap.snake import run
 
@@ -16,7 +16,10 @@ from ecgap.snake import run
 def main(smk):
     networks = {period: binary_union([nib.load(p) for p in smk.input[period]])
                 for period in ("delta1", "delta2")}
-    save_figure(plot_networks(networks, smk.params.cut_coords), smk.output.figure,
+    samples = {period: period_sample_label([read_json(p) for p in smk.input[f"{period}_sidecars"]],
+                                           smk.params.groups)
+               for period in ("delta1", "delta2")}
+    save_figure(plot_networks(networks, smk.params.cut_coords, samples), smk.output.figure,
                 smk.params.dpi)
     masks = {k: np.asarray(v.dataobj).astype(bool) if v is not None else None
              for k, v in networks.items()}
@@ -25,7 +28,8 @@ def main(smk):
         m is not None for m in masks.values()) else 0
     any_img = next((v for v in networks.values() if v is not None), None)
     voxel_mm3 = float(abs(np.linalg.det(any_img.affine[:3, :3]))) if any_img is not None else 0
-    write_json(network_summary(voxels, overlap, voxel_mm3), smk.output.summary)
+    write_json({**network_summary(voxels, overlap, voxel_mm3), "samples": samples},
+               smk.output.summary)
 
 
 run(snakemake, main)  # noqa: F821

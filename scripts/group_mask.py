@@ -16,7 +16,8 @@ from ecgap.snake import run
 
 def main(smk):
     qc = read_tsv(smk.input.qc, dtype={"subject": str, "session": str, "run": str})
-    kept = {run_id(r.subject, r.session, None if pd.isna(r.run) else r.run): not r.excluded
+    kept = {run_id(r.subject, r.session, None if pd.isna(r.run) else r.run,
+                   smk.params.task): not r.excluded
             for r in qc.itertuples()}
     masks = {}
     for run, subject, path in zip(smk.params.runs, smk.params.subjects, smk.input.masks):

@@ -16,7 +16,7 @@ def main(smk):
                             read_tsv(smk.input.exclusions, dtype={"subject": str}),
                             [read_json(p) for p in smk.input.group_sidecars],
                             [read_json(p) for p in smk.input.bb_sidecars],
-                            software_versions())
+                            software_versions(smk.params.snakemake_version))
     write_text(text, smk.output[0])
 
 

@@ -132,3 +132,15 @@ def test_conda_env_pins_equal_the_tested_requirements():
             assert tested.get(name) == version, (path.name, name, version, tested.get(name))
             checked += 1
     assert checked > 20
+
+
+@pytest.mark.parametrize("rule", ["dataset_description", "methods"])
+def test_rules_that_cite_versions_have_every_recorded_package(rule):
+    """Under --sdm conda a job sees only its env: the rules that cite the analysis
+    packages' versions need all of them, or they would cite none."""
+    from ecgap.provenance import RECORDED_PACKAGES
+
+    env_path = (REPO / "rules" / _directive(RULES[rule], "conda")).resolve()
+    deps = yaml.safe_load(env_path.read_text())["dependencies"]
+    names = {d.split("=")[0] for d in deps if isinstance(d, str)}
+    assert set(RECORDED_PACKAGES) <= names, (env_path.name, set(RECORDED_PACKAGES) - names)

@@ -99,9 +99,14 @@ def test_binary_union_and_networks_figure():
     union = figures.binary_union([nib.Nifti1Image(a, affine), nib.Nifti1Image(b, affine)])
     assert int(np.asarray(union.dataobj).sum()) == 1  # NaN is not significant
     assert figures.binary_union([]) is None
-    fig = figures.plot_networks({"delta1": union, "delta2": None}, (0, 18, -4))
+    samples = {"delta1": figures.period_sample_label(
+        [{"N": 17, "NPerGroup": {"affect": 10, "memory": 7}}] * 2, {"affect": "Affect",
+                                                                   "memory": "Memory"}),
+               "delta2": "n = 16 (Affect 9, Memory 7)"}
+    fig = figures.plot_networks({"delta1": union, "delta2": None}, (0, 18, -4), samples)
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert labels[1].endswith("no significant cluster")
+    assert labels[0].endswith("; n = 17 (Affect 10, Memory 7)")
+    assert "n = 16" in labels[1] and labels[1].endswith("no significant cluster")
     plt.close(fig)
 
 

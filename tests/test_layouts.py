@@ -50,7 +50,7 @@ def test_ds001_raw_run_01_matches_fmriprep_run_1_at_res_2():
     subjects = ["10", "11", "13", "16"]
     runs = study_runs(layout, subjects, [None])
     assert len(runs) == 12 and {r["run"] for r in runs.values()} == {"1", "2", "3"}
-    first = runs["sub-10_run-1"]
+    first = runs["sub-10_task-balloonanalogrisktask_run-1"]
     assert first["events"].name == "sub-10_task-balloonanalogrisktask_run-01_events.tsv"
     assert first["bold"].name == ("sub-10_task-balloonanalogrisktask_run-1_space-"
                                   f"{SPACE}_res-2_desc-preproc_bold.nii.gz")
@@ -87,8 +87,8 @@ def test_two_resolutions_need_data_resolution(run_files, tmp_path):
     with pytest.raises(LayoutError, match="several resolutions .*res-1, res-2.*data.resolution"):
         study_runs(layout, ["01"], ["pre"])
     runs = study_runs(layout, ["01"], ["pre"], resolution="2")
-    assert "_res-2_desc-preproc_bold" in runs["sub-01_ses-pre"]["bold"].name
-    assert "_res-2_desc-brain_mask" in runs["sub-01_ses-pre"]["mask"].name
+    assert "_res-2_desc-preproc_bold" in runs["sub-01_ses-pre_task-sovt"]["bold"].name
+    assert "_res-2_desc-brain_mask" in runs["sub-01_ses-pre_task-sovt"]["mask"].name
 
 
 def test_fmriprep_before_20_2_and_uncompressed_images(run_files, tmp_path):
@@ -97,7 +97,7 @@ def test_fmriprep_before_20_2_and_uncompressed_images(run_files, tmp_path):
     for key in ("bold", "mask"):
         nib.save(nib.load(run_files[key]), str(run_files[key])[:-3])
         run_files[key].unlink()
-    run = study_runs(_layout(tmp_path), ["01"], ["pre"])["sub-01_ses-pre"]
+    run = study_runs(_layout(tmp_path), ["01"], ["pre"])["sub-01_ses-pre_task-sovt"]
     assert run["confounds"].name.endswith("_desc-confounds_regressors.tsv")
     assert run["confounds_json"].name.endswith("_desc-confounds_regressors.json")
     assert run["bold"].suffix == ".nii" and run["bold_json"].is_file()
@@ -113,7 +113,7 @@ def test_symlinked_subject_and_session_folders(run_files, tmp_path):
     session = tmp_path / "fmriprep" / "sub-01" / "ses-pre"
     shutil.move(session, elsewhere / "ses-pre")
     session.symlink_to(elsewhere / "ses-pre")
-    run = study_runs(_layout(tmp_path), ["01"], ["pre"])["sub-01_ses-pre"]
+    run = study_runs(_layout(tmp_path), ["01"], ["pre"])["sub-01_ses-pre_task-sovt"]
     assert run["events"].is_file() and run["bold"].is_file()
 
 
@@ -160,7 +160,8 @@ def test_a_missing_session_is_not_an_error_unless_fmriprep_has_it(run_files, tmp
         target = Path(str(run_files[key]).replace("sub-01", "sub-02"))
         shutil.copy(run_files[key], target)
     runs = study_runs(layout, ["01", "02"], ["pre", "post1"])
-    assert sorted(runs) == ["sub-01_ses-pre", "sub-02_ses-post1", "sub-02_ses-pre"]
+    assert sorted(runs) == ["sub-01_ses-pre_task-sovt", "sub-02_ses-post1_task-sovt",
+                            "sub-02_ses-pre_task-sovt"]
     # BOLD without events is an error: the events file is what is missing.
     bold = Path(str(run_files["bold"]).replace("ses-pre", "ses-post1"))
     bold.parent.mkdir(parents=True)

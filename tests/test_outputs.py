@@ -72,11 +72,12 @@ def test_cluster_label_table_is_a_bids_dseg_table():
 
 
 def test_dataset_description_is_a_derivative_with_versions(tmp_path):
-    description = dataset_description("abc1234+changes", [str(tmp_path)])
+    description = dataset_description("abc1234+changes", [str(tmp_path)], "9.27.1")
     assert description["DatasetType"] == "derivative"
     ecgap, nilearn = description["GeneratedBy"][:2]
     assert ecgap == {**ecgap, "Name": "ecgap", "Version": f"{__version__}+gabc1234.dirty"}
     assert nilearn["Name"] == "nilearn" and nilearn["Version"] == software_versions()["nilearn"]
+    assert description["GeneratedBy"][2] == {"Name": "Snakemake", "Version": "9.27.1"}
     assert description["SourceDatasets"] == [{"URL": tmp_path.as_uri()}]
     assert versioned("1.0", "unknown") == "1.0" and versioned("1.0", "ab") == "1.0+gab"
     json.dumps(description)
@@ -183,7 +184,7 @@ def test_methods_text_follows_the_configuration_and_the_run():
     runs = pd.DataFrame({"subject": ["01", "01", "02"], "session": ["pre", "post1", "pre"]})
     exclusions = pd.DataFrame({"subject": ["02"], "session": ["pre"]})
     group = [{"N": 17, "ClusterFormingT": 3.55}, {"N": 15, "ClusterFormingT": 3.61}]
-    versions = software_versions()
+    versions = software_versions("9.27.1")
     text = methods_markdown(_methods_settings(), runs, exclusions, group, [{"N": 9}], versions)
     assert "Data from 2 participants" in text and "(1 of 3 runs)" in text
     assert "n = 15-17" in text and "t > 3.55-3.61" in text and "5000 permutations" in text
@@ -196,6 +197,9 @@ def test_methods_text_follows_the_configuration_and_the_run():
         runs, exclusions, group, [], versions)
     assert "Nichols et al., 2005" not in edited and "Nichols, T., Brett" not in edited
     assert "cut-off 128 s" in edited and "DVARS" not in edited and "Brain-behaviour" not in edited
+    own_p = [{**group[0], "ClusterFormingP": 0.001}, {**group[1], "ClusterFormingP": 0.005}]
+    text = methods_markdown(_methods_settings(), runs, exclusions, own_p, [], versions)
+    assert "one-sided p < 0.001-0.005 (t > 3.55-3.61)" in text
 
 
 def test_methods_text_for_the_report_drops_the_title(tmp_path):

@@ -248,7 +248,7 @@ def _check_results(work: Path) -> None:
         "desc-confounds_regressors").all()
     sidecar = json.loads((results / "first_level/sub-01/ses-pre/"
                           "sub-01_ses-pre_task-sovt_space-MNI152NLin2009cAsym_statmap.json").read_text())
-    assert sidecar["Runs"] == ["sub-01_ses-pre_run-1", "sub-01_ses-pre_run-2"]
+    assert sidecar["Runs"] == ["sub-01_ses-pre_task-sovt_run-1", "sub-01_ses-pre_task-sovt_run-2"]
     assert "button_press" in sidecar["IgnoredTrialTypes"] and "fixation" in \
         sidecar["IgnoredTrialTypes"]
     assert sidecar["SliceTimeRef"] == 0
@@ -256,7 +256,7 @@ def _check_results(work: Path) -> None:
                         "_ses-post1_task-sovt_space-MNI152NLin2009cAsym_statmap.json").read_text())
     assert timed["SliceTimeRef"] == pytest.approx(0.95 / 2.0)
     design = read_tsv(results / "first_level/sub-01/ses-pre/sub-01_ses-pre_task-sovt_space-MNI152NLin2009cAsym_design.tsv")
-    assert set(design["run"]) == {"sub-01_ses-pre_run-1", "sub-01_ses-pre_run-2"}
+    assert set(design["run"]) == {"sub-01_ses-pre_task-sovt_run-1", "sub-01_ses-pre_task-sovt_run-2"}
     group = json.loads((results / "second_level/empathyHELE/"
                         "task-sovt_space-MNI152NLin2009cAsym_desc-empathyHELE_statmap.json").read_text())
     assert group["DroppedMissingCovariate"] == [NA_COVARIATE] and group["N"] == 12

@@ -420,13 +420,15 @@ def test_every_result_file_name_follows_bids_derivative_rules(tiny_run):
     """Entities in BIDS order, none repeated (one desc-), every image named by entities
     and a suffix; every dseg image has its label table; results/ is a derivative
     dataset."""
-    from ecgap.names import name_problems
+    from ecgap.names import entities_of, name_problems
 
     files = [p for p in (tiny_run / "results").rglob("*") if p.is_file()]
     bad = {str(p.relative_to(tiny_run)): problems for p in files
            if (problems := name_problems(p.name, require_entities=".nii" in p.name))}
     assert not bad, bad
     assert len(files) > 1000
+    images = [p for p in files if ".nii" in p.name]
+    assert [p for p in images if "space" not in entities_of(p.name)] == []
     for dseg in (p for p in files if p.name.endswith("_dseg.nii.gz")):
         table = pd.read_csv(dseg.with_name(dseg.name.replace(".nii.gz", ".tsv")), sep="\t")
         labels = np.unique(np.asarray(nib.load(dseg).dataobj))
@@ -575,9 +577,9 @@ def test_nan_bold_fails_in_its_job_and_leaves_no_output(tiny_bids, tmp_path):
                          configfile=bids_config(tmp_path, data), check=False)
     assert proc.returncode != 0
     assert "inside the brain mask contain NaN" in proc.stderr and bold.name in proc.stderr
-    assert not (tmp_path / "results/ingest/runs/sub-01_ses-pre.tsv").exists()
+    assert not (tmp_path / "results/ingest/runs/sub-01_ses-pre_task-sovt.tsv").exists()
     _no_outputs(tmp_path)
-    log = (tmp_path / "results/logs/ingest_run/sub-01_ses-pre.log").read_text()
+    log = (tmp_path / "results/logs/ingest_run/sub-01_ses-pre_task-sovt.log").read_text()
     assert "NaN" in log
 
 

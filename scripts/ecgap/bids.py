@@ -140,10 +140,10 @@ def run_number(label: str | None) -> str | None:
     return str(int(label)) if label.isdigit() else label
 
 
-def run_id(subject: str, session: str | None, run: str | None) -> str:
-    """The BIDS prefix that names one run's intermediate files, e.g. ``sub-01_ses-pre``
-    or ``sub-01_ses-pre_run-2``."""
-    return (f"sub-{subject}" + (f"_ses-{session}" if session else "")
+def run_id(subject: str, session: str | None, run: str | None, task: str) -> str:
+    """The BIDS prefix that names one run's intermediate files, in BIDS entity order,
+    e.g. ``sub-01_ses-pre_task-sovt`` or ``sub-01_ses-pre_task-sovt_run-2``."""
+    return (f"sub-{subject}" + (f"_ses-{session}" if session else "") + f"_task-{task}"
             + (f"_run-{run}" if run else ""))
 
 
@@ -392,7 +392,7 @@ def study_runs(layout: Layout, subjects: Iterable[str], sessions: Iterable[str],
     if problems:
         raise LayoutError(problems)
     runs = runs[runs.subject.isin(subjects) & runs.session.isin(sessions)]
-    return {run_id(r.subject, r.session, r.run):
+    return {run_id(r.subject, r.session, r.run, layout.task):
             {"subject": r.subject, "session": r.session, "run": r.run,
              **{key: Path(getattr(r, key)) for key in RUN_FILE_KEYS}}
             for r in runs.sort_values(["subject", "session", "run"]).itertuples()}

@@ -162,9 +162,11 @@ def binary_union(images: Sequence[nib.Nifti1Image]) -> nib.Nifti1Image | None:
 
 
 def plot_networks(networks: Mapping[str, nib.Nifti1Image | None],
-                  cut_coords: Sequence[float]) -> plt.Figure:
+                  cut_coords: Sequence[float],
+                  samples: Mapping[str, str] | None = None) -> plt.Figure:
     """Figure 3A: FWE-significant delta1 and delta2 clusters, one colour per change period,
-    on the MNI152 template (sagittal, coronal, axial at ``cut_coords`` = x, y, z)."""
+    on the MNI152 template (sagittal, coronal, axial at ``cut_coords`` = x, y, z).
+    ``samples`` gives each period's sample (:func:`sample_label`) for the legend."""
     from nilearn import datasets, plotting
 
     fig = plt.figure(figsize=(7.2, 3.0))
@@ -180,7 +182,8 @@ def plot_networks(networks: Mapping[str, nib.Nifti1Image | None],
         if img is not None and np.asarray(img.dataobj).any():
             display.add_overlay(img, cmap=ListedColormap([colour]), threshold=0.5,
                                 transparency=0.85, interpolation="nearest")
-        handles.append(Patch(color=colour, label=PERIOD_NAMES[period]
+        sample = f"; {samples[period]}" if samples and samples.get(period) else ""
+        handles.append(Patch(color=colour, label=PERIOD_NAMES[period] + sample
                              + ("" if img is not None and np.asarray(img.dataobj).any()
                                 else ": no significant cluster")))
     fig.legend(handles=handles, loc="lower center", ncol=2, frameon=False,
@@ -278,6 +281,13 @@ def sample_label(sidecar: Mapping, groups: Mapping[str, str]) -> str:
     per_group = sidecar.get("NPerGroup") or {sidecar.get("Group"): sidecar["N"]}
     parts = ", ".join(f"{groups.get(role, role)} {n}" for role, n in per_group.items())
     return f"n = {sidecar['N']} ({parts})"
+
+
+def period_sample_label(sidecars: Sequence[Mapping], groups: Mapping[str, str]) -> str:
+    """The sample of the analyses of one change period: their common
+    :func:`sample_label`, or the labels joined by " / " when the analyses' n differ."""
+    labels = list(dict.fromkeys(sample_label(s, groups) for s in sidecars))
+    return " / ".join(labels)
 
 
 def positive_part(img: nib.Nifti1Image) -> nib.Nifti1Image:

@@ -120,6 +120,8 @@ def group_paragraph(data: Mapping, second_level: Mapping, sidecars: Sequence[Map
     covariates = data["covariates"]
     n = [s["N"] for s in sidecars]
     t_cf = [s["ClusterFormingT"] for s in sidecars]
+    # An analysis may set its own cluster-forming p: the sidecars say which was used.
+    p_cf = [s.get("ClusterFormingP", second_level["cluster_forming_p"]) for s in sidecars]
     return (
         f"Each subject's change maps ({periods}) entered one group model per analysis "
         f"({len(sidecars)} analyses, n = {_span(n)}) with one column per group"
@@ -129,7 +131,7 @@ def group_paragraph(data: Mapping, second_level: Mapping, sidecars: Sequence[Map
         f"1983; Winkler et al., 2014), {second_level['n_permutations']} permutations (seed "
         f"{second_level['seed']}), giving family-wise error (FWE) corrected p values for "
         "voxels, cluster size and cluster mass. Clusters were formed at one-sided p < "
-        f"{second_level['cluster_forming_p']} (t > {_span(t_cf, '{:.2f}')}) with "
+        f"{_span(p_cf, '{:g}')} (t > {_span(t_cf, '{:.2f}')}) with "
         f"{second_level['connectivity']}-connectivity and called significant at "
         f"cluster-size FWE p < {second_level['alpha']}. Group-level effect, variance, t and z "
         "maps are provided for image-based meta-analysis.")
