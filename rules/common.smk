@@ -7,16 +7,15 @@ sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 
 from ecgap.bids import (RUN_FILE_KEYS, Layout, canonical_run_paths, check_exclusions, fmriprep_root,
                         outputs_inside_inputs, run_id, study_runs)
-from ecgap.brain_behaviour import SLOPE_CONTRASTS, score_label
 from ecgap.config import check_analyses, validate_config
-from ecgap.first_level import (FIRST_LEVEL_STATS, SOVT_CONTRASTS, first_level_output_name,
-                               sovt_contrasts)
+from ecgap.design import (DELTAS, FIRST_LEVEL_STATS, GROUP_CONTRASTS, GROUP_STATS,
+                          SLOPE_CONTRASTS, SOVT_CONTRASTS, delta_sessions,
+                          first_level_output_name, score_label, sovt_contrasts)
 from ecgap.ingest import read_participants
 from ecgap.io import InputError
 from ecgap.names import derivative_path
 from ecgap import __version__ as ECGAP_VERSION
 from snakemake import __version__ as SNAKEMAKE_VERSION
-from ecgap.second_level import DELTAS, GROUP_CONTRASTS, GROUP_STATS, delta_sessions
 from ecgap.simulate_behaviour import missing_memory_subjects, study_from_config
 
 def stop_on_input_error(check, *args):

@@ -9,7 +9,8 @@ import nibabel as nib
 
 from ecgap.io import save_nifti
 from ecgap.names import entities_of
-from ecgap.second_level import change_map, delta_sessions
+from ecgap.changes import change_map
+from ecgap.design import delta_sessions
 from ecgap.snake import run
 
 

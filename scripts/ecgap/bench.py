@@ -339,8 +339,8 @@ def first_level_overhead(workdir: Path, configfile: Path, subject: str = "01",
                             str(func / f"{stem}_space-MNI152NLin2009cAsym_desc-brain_mask.nii.gz"),
                             str(workdir / "results/simulated/bids" / f"sub-{subject}"
                                 / f"ses-{session}" / "func" / f"{stem}_events.tsv"),
-                            str(workdir / "results/preprocess" / f"sub-{subject}"
-                                / f"ses-{session}" / f"{stem}_desc-confounds_timeseries.tsv"),
+                            str(workdir / "results/preprocess"
+                                / f"{stem}_desc-confounds_timeseries.tsv"),
                             f"{scratch}/bare", str(config["simulate"]["tr"]),
                             str(config.get("first_level", {}).get("smoothing_fwhm", 6))],
                            check=True, capture_output=True, env=ONE_THREAD)
@@ -351,6 +351,52 @@ def first_level_overhead(workdir: Path, configfile: Path, subject: str = "01",
                           "bare_nilearn_s": round(median_bare, 2),
                           "ratio": round(median_workflow / median_bare, 3),
                           "target_ratio": 1.15}])
+
+
+#: What Snakemake's preamble does in every script job before the script runs: import its
+#: logger and the class of the unpickled ``snakemake`` object.
+SCRIPT_PREAMBLE = ("import pickle\nfrom snakemake.logging import logger\n"
+                   "from snakemake.iocontainers import Snakemake\n")
+
+
+def rule_scripts() -> dict[str, Path]:
+    """Rule name -> its script, from the ``script:`` directives of rules/*.smk."""
+    found = {}
+    for smk in sorted((REPO / "rules").glob("*.smk")):
+        text = smk.read_text()
+        for match in re.finditer(r"^rule (\w+):\n((?:[ \t]+.*\n|\n)*)", text, re.M):
+            script = re.search(r'^    script:\s*\n\s*"([^"]+)"', match.group(2), re.M)
+            if script:
+                found[match.group(1)] = (REPO / "rules" / script.group(1)).resolve()
+    return found
+
+
+def script_imports(script: Path) -> str:
+    """The module-level import statements of a rule script, as code."""
+    import ast
+
+    tree = ast.parse(script.read_text())
+    return "\n".join(ast.unparse(node) for node in tree.body
+                     if isinstance(node, (ast.Import, ast.ImportFrom)))
+
+
+def job_overhead(repeats: int = 3) -> pd.DataFrame:
+    """Issue 20 item 3: the fixed cost of one job of each rule, measured as an empty-work
+    job: a fresh Python process that does what the job does before its work (Snakemake's
+    preamble and the script's imports), median wall seconds of ``repeats``."""
+    rows = []
+    for rule, script in rule_scripts().items():
+        code = SCRIPT_PREAMBLE + script_imports(script)
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO / "scripts",
+                           env={**ONE_THREAD, "PYTHONPATH": str(REPO / "scripts")},
+                           capture_output=True)
+            times.append(time.perf_counter() - start)
+        rows.append({"rule": rule, "fixed_s": round(float(np.median(times)), 2),
+                     "target_s": 1.0})
+    return pd.DataFrame(rows).sort_values("fixed_s", ascending=False, ignore_index=True)
 
 
 def demo_config(n_perm: int, out: Path, data: dict | None = None,
@@ -457,6 +503,7 @@ TITLES = {
     "naive": "Whole workflow against the naive script",
     "engines": "Permutation engines (53 maps, 3 mm MNI mask, p < .001, one-sided)",
     "planning": "Planning (snakemake --dry-run, fresh folder)",
+    "overhead": "Fixed cost per job (Snakemake's preamble and the script's imports)",
 }
 
 
@@ -497,7 +544,7 @@ def main(argv: list[str] | None = None) -> None:
     print((args.out / "summary.md").read_text())
 
 
-SECTIONS = ("paper", "rerun", "first-level", "naive", "engines", "planning")
+SECTIONS = ("paper", "rerun", "first-level", "naive", "engines", "planning", "overhead")
 
 
 def run_sections(args: argparse.Namespace) -> None:
@@ -518,6 +565,8 @@ def run_sections(args: argparse.Namespace) -> None:
         elif name == "naive":
             measured = {name: naive_comparison((args.workdir / "naive").resolve(),
                                                args.naive_permutations, args.naive_config)}
+        elif name == "overhead":
+            measured = {name: job_overhead()}
         elif name == "engines":
             measured = {name: permutation_engines(args.n_perm, args.nilearn_perm, args.threads)}
         else:

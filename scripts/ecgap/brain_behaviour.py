@@ -13,10 +13,9 @@ import pandas as pd
 
 from ecgap.behaviour import cell_means, session_means
 from ecgap.io import InputError
-from ecgap.second_level import delta_sessions
+from ecgap.design import (RATING_MEASURES, SLOPE_CONTRASTS,  # noqa: F401 (re-exported)
+                          delta_sessions, score_label)
 
-RATING_MEASURES = ("empathy", "positive_affect", "negative_affect")
-SLOPE_CONTRASTS = {"positiveSlope": 1.0, "negativeSlope": -1.0}
 
 
 def behaviour_score(score: dict, ratings: pd.DataFrame, participants: pd.DataFrame,
@@ -41,13 +40,6 @@ def behaviour_score(score: dict, ratings: pd.DataFrame, participants: pd.DataFra
                                              "brain-behaviour score")
     return values.rename(measure)
 
-
-def score_label(score: dict) -> str:
-    """A short description, e.g. 'empathy delta1 (all videos)'."""
-    if score["measure"] in RATING_MEASURES:
-        return (f"{score['measure']} {score['delta']} "
-                f"({score.get('video_type', 'all')} videos)")
-    return score["measure"]
 
 
 def regression_design(subjects: pd.DataFrame, score: pd.Series,

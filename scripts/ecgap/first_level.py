@@ -23,27 +23,13 @@ from nilearn.glm.first_level import FirstLevelModel
 from nilearn.image import load_img
 from nilearn.interfaces.fmriprep import load_confounds
 
+from ecgap.design import (FIRST_LEVEL_STATS, SOVT_CONTRASTS,  # noqa: F401 (re-exported)
+                          first_level_output_name, parametric_name, sovt_contrasts)
 from ecgap.io import InputError, read_json, read_tsv
 
 Img = str | Path | nib.Nifti1Image
 
 #: The SoVT contrasts, each against the implicit fixation baseline.
-SOVT_CONTRASTS = {
-    "HE": "HE",
-    "LE": "LE",
-    "HEMinusLE": "HE - LE",
-    "meanHELE": "0.5 * HE + 0.5 * LE",
-}
-
-#: The maps written per contrast (BIDS ``stat-`` entity).
-FIRST_LEVEL_STATS = ("effect", "variance", "z")
-
-
-def first_level_output_name(contrast: str, stat: str) -> str:
-    """Snakemake output name of one contrast's map, e.g. ``HE_effect``."""
-    return f"{contrast}_{stat}"
-
-
 @dataclass(frozen=True)
 class ConfoundSpec:
     """How confounds are chosen (nilearn ``load_confounds`` arguments) and scrubbing."""
@@ -319,21 +305,6 @@ def ignored_trial_types(events: pd.DataFrame, trial_types: Mapping[str, str]) ->
     modelled = model_trial_types(trial_types)
     return sorted(set(events["trial_type"].dropna().astype(str)) - set(modelled))
 
-
-def parametric_name(rating: str) -> str:
-    """``positive_affect`` -> ``PositiveAffect`` (a regressor/contrast-safe name)."""
-    return "".join(part.capitalize() for part in rating.split("_"))
-
-
-def sovt_contrasts(parametric: bool, ratings: Sequence[str]) -> dict[str, str]:
-    """Contrast name -> nilearn expression; with parametric modulators, one per modulator."""
-    contrasts = dict(SOVT_CONTRASTS)
-    if parametric:
-        for video in ("HE", "LE"):
-            for rating in ratings:
-                name = f"{video}x{parametric_name(rating)}"
-                contrasts[name] = name
-    return contrasts
 
 
 def fit_first_level(bold: Img | Sequence[Img], mask: Img, events: pd.DataFrame |

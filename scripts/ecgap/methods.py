@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from ecgap.second_level import delta_sessions
+from ecgap.design import delta_sessions
 
 REFERENCES = {
     "klimecki": "Klimecki, O. M., Leiberg, S., Ricard, M., & Singer, T. (2014). Differential "

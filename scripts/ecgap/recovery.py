@@ -28,9 +28,8 @@ from nilearn.glm.contrasts import expression_to_contrast_vector
 from nilearn.image import resample_to_img
 from scipy import ndimage
 
-from ecgap.first_level import SOVT_CONTRASTS
+from ecgap.design import GROUP_CONTRASTS, SOVT_CONTRASTS
 from ecgap.permutation import cluster_structure
-from ecgap.second_level import GROUP_CONTRASTS
 from ecgap.simulate_images import SUPPORT_FRACTION
 from ecgap.task import VIDEO_TYPES
 

@@ -23,20 +23,20 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 from nilearn.glm.second_level import SecondLevelModel, non_parametric_inference
-from nilearn.image import math_img, resample_to_img
+from nilearn.image import resample_to_img
 from nilearn.maskers import NiftiMasker
 from nilearn.masking import intersect_masks
 from nilearn.plotting import plot_design_matrix
 from scipy import ndimage, stats
 
 from ecgap import permutation
+from ecgap.design import (DELTAS, GROUP_CONTRASTS, GROUP_STATS,  # noqa: F401 (re-exported)
+                          delta_sessions)
 from ecgap.io import InputError, atomic_path, save_nifti, write_tsv
 from ecgap.names import entities_of, split_extension
 
 CONNECTIVITY_WORDS = {6: "6-connected (faces)", 18: "18-connected (faces, edges; SPM)",
                       26: "26-connected (faces, edges, corners)"}
-DELTAS = {"delta1": ("pre", "post1"), "delta2": ("post1", "post2")}
-GROUP_CONTRASTS = {"affectGtMemory": (1.0, -1.0), "memoryGtAffect": (-1.0, 1.0)}
 
 
 @dataclass(frozen=True)
@@ -51,17 +51,6 @@ class Inference:
     engine: str = "ecgap"  # "ecgap" (ecgap.permutation) or "nilearn"
     memory_mb: float = 1000.0  # bound on the permutation batches in flight (ecgap)
     connectivity: int = 6  # cluster neighbours: 6, 18 or 26 (nilearn's engine: 6 only)
-
-
-def change_map(first: nib.Nifti1Image, second: nib.Nifti1Image) -> nib.Nifti1Image:
-    """second - first (e.g. delta1 = Post1 - Pre of a contrast's effect map)."""
-    return math_img("b - a", a=first, b=second)
-
-
-def delta_sessions(delta: str, sessions: Sequence[str]) -> list[str]:
-    """The BIDS session labels a change period spans, e.g. delta1 -> [pre, post1]."""
-    position = {"pre": 0, "post1": 1, "post2": 2}
-    return [sessions[position[s]] for s in DELTAS[delta]]
 
 
 def included_subjects(participants: pd.DataFrame, exclusions: pd.DataFrame,
@@ -343,8 +332,6 @@ def cluster_table(t_img: nib.Nifti1Image, z_img: nib.Nifti1Image,
 #: The maps of each group-level contrast (the stat- entity of their names): nilearn's
 #: effect (c'beta) and its variance, as NiMARE's image-based meta-analyses read them;
 #: permutation t, parametric z, voxel/size/mass FWE -log10 p; t inside FWE clusters.
-GROUP_STATS = ("effect", "variance", "t", "z", "logpFWEvoxel", "logpFWEsize", "logpFWEmass",
-               "tFWEcluster")
 
 
 @dataclass
