@@ -37,6 +37,13 @@ SIM = config["simulate"]
 SESSIONS = list(DATA["sessions"])
 RESULTS = "results"
 SIM_ROOT = f"{RESULTS}/simulated"
+#: The simulation grid (brain mask, grey- and white-matter probability), written once by
+#: simulate_truth and read by every simulate_run job.
+SIMULATION_GRID = {
+    "mask": f"{SIM_ROOT}/truth/space-{DATA['space']}_desc-brain_mask.nii.gz",
+    "gm": f"{SIM_ROOT}/truth/space-{DATA['space']}_label-GM_probseg.nii.gz",
+    "wm": f"{SIM_ROOT}/truth/space-{DATA['space']}_label-WM_probseg.nii.gz",
+}
 
 wildcard_constraints:
     subject="[a-zA-Z0-9]+",

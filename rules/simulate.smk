@@ -42,6 +42,7 @@ rule simulate_truth:
                     name=["taskLE", "taskHE", "delta1HE", "delta1LE", "delta2HE", "delta2LE"]),
         labels=f"{SIM_ROOT}/truth/space-{DATA['space']}_desc-regions_dseg.nii.gz",
         support=f"{SIM_ROOT}/truth/space-{DATA['space']}_desc-support_dseg.nii.gz",
+        **SIMULATION_GRID,
     params:
         imaging=SIM["imaging"],
         grid_mm=SIM["grid_mm"],
@@ -66,6 +67,7 @@ rule simulate_run:
         events=f"{SIM_ROOT}/bids/sub-{{subject}}/ses-{{session}}/func/sub-{{subject}}_ses-{{session}}_task-{DATA['task']}_events.tsv",
         gains=f"{SIM_ROOT}/truth/imaging_subjects.tsv",
         runs=f"{SIM_ROOT}/truth/runs.tsv",
+        **SIMULATION_GRID,
     output:
         bold=f"{SIM_ROOT}/derivatives/fmriprep/sub-{{subject}}/ses-{{session}}/func/sub-{{subject}}_ses-{{session}}_task-{DATA['task']}_space-{DATA['space']}_desc-preproc_bold.nii.gz",
         bold_json=f"{SIM_ROOT}/derivatives/fmriprep/sub-{{subject}}/ses-{{session}}/func/sub-{{subject}}_ses-{{session}}_task-{DATA['task']}_space-{DATA['space']}_desc-preproc_bold.json",

@@ -7,6 +7,7 @@ sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
 from ecgap.io import read_tsv, save_nifti, write_tsv
 from ecgap.names import entities_of
 from ecgap.simulate_images import ImagingParams, regions_table, subject_gains, truth_images
+from ecgap.simulate_study import GRID_IMAGES, write_grid
 from ecgap.snake import run
 
 
@@ -24,6 +25,7 @@ def main(smk):
         save_nifti(images[entities_of(path)["desc"]], path)
     save_nifti(images["regions"], smk.output.labels)
     save_nifti(images["support"], smk.output.support)
+    write_grid(smk.params.grid_mm, {key: smk.output[key] for key in GRID_IMAGES})
 
 
 run(snakemake, main)  # noqa: F821

@@ -148,3 +148,51 @@ def test_same_seed_same_images():
             for _ in range(2)]
     assert np.array_equal(runs[0][0].get_fdata(), runs[1][0].get_fdata())
     pd.testing.assert_frame_equal(runs[0][2], runs[1][2])
+
+
+def test_a_run_simulated_on_the_stored_grid_equals_one_on_the_computed_grid(tmp_path):
+    """simulate_truth stores the grid once and every simulate_run job reads it: the files
+    must give back the grid to the bit, and so the same run."""
+    from ecgap.regions import simulation_grid
+    from ecgap.simulate_images import ImagingParams, simulate_run
+    from ecgap.simulate_study import GRID_IMAGES, read_grid, write_grid
+    from ecgap.task import TaskDesign, make_sovt_events, n_volumes
+
+    paths = {key: tmp_path / f"{key}.nii.gz" for key in GRID_IMAGES}
+    write_grid(8, paths)
+    stored = read_grid(paths)
+    for back, computed in zip(stored, simulation_grid(8)):
+        np.testing.assert_array_equal(np.asarray(back.dataobj), np.asarray(computed.dataobj))
+        assert np.asarray(back.dataobj).dtype == np.asarray(computed.dataobj).dtype
+        np.testing.assert_array_equal(back.affine, computed.affine)
+    events = make_sovt_events(TaskDesign(videos_per_type=3), np.random.default_rng(0))
+    gains = pd.Series({"gain_insula": 1.0, "gain_amcc": 1.0, "gain_delta2": 1.0})
+    args = (events, gains, 2, True, ImagingParams(), 8, 2.0, n_volumes(events, 2.0, 16))
+    computed, from_files = simulate_run(*args, seed=[0]), simulate_run(*args, seed=[0],
+                                                                        grid=stored)
+    np.testing.assert_array_equal(np.asarray(computed[0].dataobj),
+                                  np.asarray(from_files[0].dataobj))
+    pd.testing.assert_frame_equal(computed[2], from_files[2])
+
+
+@pytest.mark.parametrize("shape", [(100, 400), (100, 25)])
+def test_compcor_components_equal_the_svd_of_the_residuals(shape):
+    """CompCor from the Gram matrix: the SVD's singular values and (up to sign) its
+    leading left singular vectors, also when a mask has fewer voxels than volumes."""
+    from ecgap.simulate_images import _compcor, cosine_basis
+
+    rng = np.random.default_rng(3)
+    ts = (rng.standard_normal(shape)
+          + np.outer(np.sin(np.arange(shape[0]) / 3), rng.random(shape[1])))
+    basis = cosine_basis(shape[0], 2.0)
+    comps, s = _compcor(ts, basis, 5)
+    design = np.column_stack([np.ones(shape[0]), np.linspace(-1, 1, shape[0]), basis])
+    resid = ts - design @ np.linalg.lstsq(design, ts, rcond=None)[0]
+    resid /= resid.std(axis=0) + 1e-12
+    u, s_svd, _ = np.linalg.svd(resid, full_matrices=False)
+    # Equal variances (s**2) everywhere, equal values where they are not ~0.
+    np.testing.assert_allclose(s ** 2, s_svd ** 2, atol=1e-10 * s_svd[0] ** 2)
+    np.testing.assert_allclose(s[:5], s_svd[:5], rtol=1e-10)
+    np.testing.assert_allclose(np.abs(comps), np.abs(u[:, :5]), atol=1e-8)
+    assert comps.shape == (shape[0], 5)
+    assert (comps[np.abs(comps).argmax(axis=0), range(5)] > 0).all()

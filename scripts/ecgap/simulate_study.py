@@ -8,13 +8,15 @@ call :func:`write_study`, which writes the same files with the same library func
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
+import nibabel as nib
 import numpy as np
 import pandas as pd
 
 from ecgap.bids import Layout, canonical_run_paths
 from ecgap.io import read_tsv, save_nifti, write_json, write_tsv
+from ecgap.regions import simulation_grid
 from ecgap.simulate_behaviour import BehaviourParams, study_from_config, write_behaviour_dataset
 from ecgap.simulate_images import ImagingParams, simulate_run, subject_gains
 from ecgap.task import n_volumes
@@ -25,7 +27,7 @@ LEAD_OUT_S = 16.0
 
 def write_run(events: pd.DataFrame, gains: pd.Series, session_index: int, high_motion: bool,
               sim: Mapping[str, Any], task: str, subject: str,
-              paths: Mapping[str, Path]) -> None:
+              paths: Mapping[str, Path], grid: Sequence[nib.Nifti1Image] | None = None) -> None:
     """Simulate one run and write its fMRIPrep-style files.
 
     Parameters
@@ -44,12 +46,15 @@ def write_run(events: pd.DataFrame, gains: pd.Series, session_index: int, high_m
         BIDS task and subject labels (the subject label seeds the run).
     paths : mapping
         Target files: bold, bold_json, mask, confounds, confounds_json.
+    grid : sequence of nibabel.Nifti1Image, optional
+        The simulation grid (mask, grey matter, white matter) of ``sim["grid_mm"]``, as
+        :func:`write_grid` stores it; computed here when not given.
     """
     n_vols = n_volumes(events, sim["tr"], LEAD_OUT_S)
     index = int(subject) * 10 + session_index
     bold, mask, confounds, sidecar = simulate_run(
         events, gains, session_index, high_motion, ImagingParams(**sim["imaging"]),
-        sim["grid_mm"], sim["tr"], n_vols, seed=[sim["seed"], 1, index])
+        sim["grid_mm"], sim["tr"], n_vols, seed=[sim["seed"], 1, index], grid=grid)
     save_nifti(bold, paths["bold"], dtype=np.int16)  # fMRIPrep stores BOLD as int16 too
     save_nifti(mask, paths["mask"])
     write_json({"RepetitionTime": sim["tr"], "TaskName": task, "SkullStripped": False,
@@ -57,6 +62,23 @@ def write_run(events: pd.DataFrame, gains: pd.Series, session_index: int, high_m
                 "HighMotion": high_motion}, paths["bold_json"])
     write_tsv(confounds, paths["confounds"])
     write_json(sidecar, paths["confounds_json"])
+
+
+#: The images of the simulation grid, in the order :func:`simulation_grid` returns them.
+GRID_IMAGES = ("mask", "gm", "wm")
+
+
+def write_grid(grid_mm: float, paths: Mapping[str, Path]) -> None:
+    """Store the simulation grid (brain mask, grey- and white-matter probability) at
+    ``grid_mm`` in ``paths`` (keys :data:`GRID_IMAGES`); read back, it is the same to the
+    bit (mask uint8, probabilities float32, integer-mm affine)."""
+    for key, img in zip(GRID_IMAGES, simulation_grid(grid_mm)):
+        save_nifti(img, paths[key])
+
+
+def read_grid(paths: Mapping[str, Path]) -> list[nib.Nifti1Image]:
+    """The grid :func:`write_grid` stored, in :data:`GRID_IMAGES` order."""
+    return [nib.load(paths[key]) for key in GRID_IMAGES]
 
 
 def write_study(config: Mapping[str, Any], bids_dir: Path, fmriprep_dir: Path,
