@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import nibabel as nib
@@ -209,3 +210,17 @@ def test_methods_text_for_the_report_drops_the_title(tmp_path):
     assert "written by the workflow run" in str(MethodsText(path))
     path.write_text("# Methods\n\nWe did it.\n")
     assert str(MethodsText(path)) == "We did it."
+
+
+def test_versions_come_from_the_jobs_own_environment(tmp_path):
+    """Snakemake appends its own site-packages to a conda job's path: a package found
+    only there is not recorded as the job's."""
+    import sys
+
+    from ecgap.provenance import in_environment
+
+    assert in_environment(Path(sys.prefix) / "lib" / "site-packages")
+    assert not in_environment(tmp_path / "other-env" / "site-packages")
+    assert software_versions()["nilearn"] == __import__("nilearn").__version__
+    assert "snakemake" not in software_versions()
+    assert software_versions("9.27.1")["snakemake"] == "9.27.1"

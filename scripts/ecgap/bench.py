@@ -318,7 +318,8 @@ def first_level_overhead(workdir: Path, configfile: Path, subject: str = "01",
     nilearn (a fresh Python process: imports, FirstLevelModel.fit on the same run, events
     and selected confounds, the same four contrasts written as maps), one process each."""
     config = yaml.safe_load(configfile.read_text())
-    stem = f"sub-{subject}_ses-{session}_task-sovt"
+    task = config.get("data", {}).get("task", "sovt")
+    stem = f"sub-{subject}_ses-{session}_task-{task}"
     func = (workdir / "results/simulated/derivatives/fmriprep" / f"sub-{subject}"
             / f"ses-{session}" / "func")
     space = config.get("data", {}).get("space", "MNI152NLin2009cAsym")
@@ -335,8 +336,8 @@ def first_level_overhead(workdir: Path, configfile: Path, subject: str = "01",
             workflow.append(float(pd.read_csv(bench, sep="\t")["s"].iloc[-1]))
             start = time.perf_counter()
             subprocess.run([sys.executable, "-c", BARE_FIRST_LEVEL,
-                            str(func / f"{stem}_space-MNI152NLin2009cAsym_desc-preproc_bold.nii.gz"),
-                            str(func / f"{stem}_space-MNI152NLin2009cAsym_desc-brain_mask.nii.gz"),
+                            str(func / f"{stem}_space-{space}_desc-preproc_bold.nii.gz"),
+                            str(func / f"{stem}_space-{space}_desc-brain_mask.nii.gz"),
                             str(workdir / "results/simulated/bids" / f"sub-{subject}"
                                 / f"ses-{session}" / "func" / f"{stem}_events.tsv"),
                             str(workdir / "results/preprocess"

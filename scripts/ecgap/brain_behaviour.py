@@ -12,10 +12,9 @@ from typing import Sequence
 import pandas as pd
 
 from ecgap.behaviour import cell_means, session_means
-from ecgap.io import InputError
 from ecgap.design import (RATING_MEASURES, SLOPE_CONTRASTS,  # noqa: F401 (re-exported)
                           delta_sessions, score_label)
-
+from ecgap.io import InputError
 
 
 def behaviour_score(score: dict, ratings: pd.DataFrame, participants: pd.DataFrame,
@@ -39,7 +38,6 @@ def behaviour_score(score: dict, ratings: pd.DataFrame, participants: pd.DataFra
         raise InputError("participants.tsv", f"no column {measure!r} for the "
                                              "brain-behaviour score")
     return values.rename(measure)
-
 
 
 def regression_design(subjects: pd.DataFrame, score: pd.Series,

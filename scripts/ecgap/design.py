@@ -16,11 +16,14 @@ _SESSION_POSITION = {"pre": 0, "post1": 1, "post2": 2}
 #: Group contrasts over the design's (affect, memory) columns.
 GROUP_CONTRASTS = {"affectGtMemory": (1.0, -1.0), "memoryGtAffect": (-1.0, 1.0)}
 
-#: The maps written per group-level contrast (BIDS ``stat-`` entity).
+#: The maps of each group-level contrast (the stat- entity of their names): nilearn's
+#: effect (c'beta) and its variance, as NiMARE's image-based meta-analyses read them;
+#: permutation t, parametric z, voxel/size/mass FWE -log10 p; t inside FWE clusters.
 GROUP_STATS = ("effect", "variance", "t", "z", "logpFWEvoxel", "logpFWEsize", "logpFWEmass",
                "tFWEcluster")
 
-#: First-level contrasts: name -> nilearn expression over the video regressors.
+#: The SoVT contrasts, each against the implicit fixation baseline: name -> nilearn
+#: expression over the video regressors.
 SOVT_CONTRASTS = {
     "HE": "HE",
     "LE": "LE",

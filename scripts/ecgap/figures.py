@@ -287,7 +287,7 @@ def period_sample_label(sidecars: Sequence[Mapping], groups: Mapping[str, str]) 
     """The sample of the analyses of one change period: their common
     :func:`sample_label`, or the labels joined by " / " when the analyses' n differ."""
     labels = list(dict.fromkeys(sample_label(s, groups) for s in sidecars))
-    return " / ".join(labels)
+    return " / ".join(labels) or "no analysis"
 
 
 def positive_part(img: nib.Nifti1Image) -> nib.Nifti1Image:

@@ -29,7 +29,7 @@ from ecgap.io import InputError, read_json, read_tsv
 
 Img = str | Path | nib.Nifti1Image
 
-#: The SoVT contrasts, each against the implicit fixation baseline.
+
 @dataclass(frozen=True)
 class ConfoundSpec:
     """How confounds are chosen (nilearn ``load_confounds`` arguments) and scrubbing."""
@@ -304,7 +304,6 @@ def ignored_trial_types(events: pd.DataFrame, trial_types: Mapping[str, str]) ->
     (fixation, button presses, ...)."""
     modelled = model_trial_types(trial_types)
     return sorted(set(events["trial_type"].dropna().astype(str)) - set(modelled))
-
 
 
 def fit_first_level(bold: Img | Sequence[Img], mask: Img, events: pd.DataFrame |

@@ -52,19 +52,34 @@ def software_versions(snakemake_version: str | None = None) -> dict[str, str]:
     its job ran with and leaves the others out. Snakemake runs in the main process, not
     in the job: its version comes from the rule's params when given.
     """
-    from importlib.metadata import PackageNotFoundError, version
+    from importlib.metadata import PackageNotFoundError, distribution
 
     from ecgap import __version__
 
     found = {"ecgap": __version__}
     for package in RECORDED_PACKAGES:
         try:
-            found[package] = version(package)
+            dist = distribution(package)
         except PackageNotFoundError:
             continue
+        # Snakemake appends its own environment's site-packages to a conda job's path:
+        # a package found only there is not the job's.
+        if in_environment(Path(str(dist.locate_file("")))):
+            found[package] = dist.version
     if snakemake_version:
         found["snakemake"] = snakemake_version
     return found
+
+
+def in_environment(location: Path) -> bool:
+    """Whether an installed package's ``location`` belongs to this interpreter's
+    environment (its prefix, or the user's site-packages)."""
+    import site
+    import sys
+
+    roots = [Path(sys.prefix), Path(site.getusersitepackages())]
+    where = location.resolve()
+    return any(where.is_relative_to(root.resolve()) for root in roots)
 
 
 def versioned(version: str, at_commit: str) -> str:

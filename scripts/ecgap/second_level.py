@@ -329,10 +329,6 @@ def cluster_table(t_img: nib.Nifti1Image, z_img: nib.Nifti1Image,
 
 # --------------------------------------------------------------------------- one analysis
 
-#: The maps of each group-level contrast (the stat- entity of their names): nilearn's
-#: effect (c'beta) and its variance, as NiMARE's image-based meta-analyses read them;
-#: permutation t, parametric z, voxel/size/mass FWE -log10 p; t inside FWE clusters.
-
 
 @dataclass
 class ContrastResult:

@@ -149,6 +149,9 @@ def simulate_run(
     """
     rng = np.random.default_rng(seed)
     mask_img, gm_img, wm_img = grid if grid is not None else simulation_grid(grid_mm)
+    if not np.allclose(mask_img.header.get_zooms()[:3], grid_mm):
+        raise ValueError(f"the simulation grid has voxels of {mask_img.header.get_zooms()[:3]}"
+                         f" mm, not {grid_mm} mm")
     mask = np.asarray(mask_img.dataobj) > 0
     gm, wm = np.asarray(gm_img.dataobj)[mask], np.asarray(wm_img.dataobj)[mask]
     maps = {k: v[mask] for k, v in planted_maps(mask_img, params).items()}
@@ -240,9 +243,10 @@ def _compcor(ts: np.ndarray, basis: np.ndarray, n: int) -> tuple[np.ndarray, np.
     design = np.column_stack([np.ones(len(ts)), np.linspace(-1, 1, len(ts)), basis])
     resid = ts - design @ np.linalg.lstsq(design, ts, rcond=None)[0]
     resid /= resid.std(axis=0) + 1e-12
-    # The left singular vectors from the volumes x volumes Gram matrix: the same
-    # components as the SVD of the volumes x voxels matrix (to 1e-13 here), tens of times
-    # faster when voxels outnumber volumes, as they do in every CompCor mask.
+    # The left singular vectors from the volumes x volumes Gram matrix: the SVD's
+    # components up to sign (the leading ones to ~1e-10; the Gram matrix squares the
+    # condition number, which only the negligible trailing ones feel), tens of times
+    # faster when voxels outnumber volumes, as they do in the CompCor masks.
     eigenvalues, eigenvectors = np.linalg.eigh(resid @ resid.T)
     order = np.argsort(eigenvalues)[::-1][:min(resid.shape)]
     s = np.sqrt(np.clip(eigenvalues[order], 0, None))
