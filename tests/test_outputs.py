@@ -57,6 +57,7 @@ def test_every_aal3_region_has_readable_words():
     _, names = load_aal3()
     assert all(readable_region(code) != code for code in names.values())
     assert readable_region("Cingulate_Mid_R") == "right middle cingulate"
+    assert readable_region("near Thal_PuM_R") == "near right thalamus (PuM)"
     assert readable_region("N_Acc_L") == "left nucleus accumbens"
     assert readable_region("no label") == "no label"
     assert region_with_peak("OFCmed_L", -2.4, 46, -14) == \

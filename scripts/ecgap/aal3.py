@@ -49,9 +49,11 @@ def readable_region(code: str) -> str:
 
     >>> readable_region("Cingulate_Mid_R"), readable_region("Thal_VPL_L")
     ('right middle cingulate', 'left thalamus (VPL)')
-    >>> readable_region("Vermis_4_5")
-    'vermis (4/5)'
+    >>> readable_region("Vermis_4_5"), readable_region("near Thal_PuM_R")
+    ('vermis (4/5)', 'near right thalamus (PuM)')
     """
+    if code.startswith("near "):  # a peak outside the atlas, named by the nearest label
+        return "near " + readable_region(code[len("near "):])
     base, _, side = code.rpartition("_")
     if side not in SIDES:
         base, side = code, ""
