@@ -44,6 +44,8 @@ SIMULATION_GRID = {
     "gm": f"{SIM_ROOT}/truth/space-{DATA['space']}_label-GM_probseg.nii.gz",
     "wm": f"{SIM_ROOT}/truth/space-{DATA['space']}_label-WM_probseg.nii.gz",
 }
+# Every simulated run's HRF-convolved task regressors (one table, made by one job).
+SIMULATED_REGRESSORS = f"{SIM_ROOT}/truth/task-{DATA['task']}_desc-regressors_timeseries.tsv"
 
 wildcard_constraints:
     subject="[a-zA-Z0-9]+",

@@ -1,4 +1,5 @@
-# The simulated study: behaviour first, then one job per run. Included only when
+# The simulated study: behaviour first, the planted truth and every run's task
+# regressors, then one job per run. Included only when
 # data.source is 'simulate': with real data these outputs would be the user's files.
 
 
@@ -62,8 +63,31 @@ rule simulate_truth:
         "../scripts/simulate_truth.py"
 
 
+rule simulate_regressors:
+    input:
+        events=get_all_events(),
+    output:
+        SIMULATED_REGRESSORS,
+    params:
+        runs=[(RUNS[r]["subject"], RUNS[r]["session"]) for r in RUN_IDS],
+        tr=SIM["tr"],
+    log:
+        f"{RESULTS}/logs/simulate_regressors.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/simulate_regressors.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../envs/simulate.yaml"
+    script:
+        "../scripts/simulate_regressors.py"
+
+
 rule simulate_run:
     input:
+        regressors=SIMULATED_REGRESSORS,
         events=f"{SIM_ROOT}/bids/sub-{{subject}}/ses-{{session}}/func/sub-{{subject}}_ses-{{session}}_task-{DATA['task']}_events.tsv",
         gains=f"{SIM_ROOT}/truth/imaging_subjects.tsv",
         runs=f"{SIM_ROOT}/truth/runs.tsv",

@@ -111,7 +111,8 @@ def test_the_naive_comparison_simulates_the_whole_study_and_nothing_else(tmp_pat
     assert len(targets) == 3 + 6 * 5 * 3
     assert all((tmp_path / "work" / target).is_file() for target in targets)
     rules = {p.name for p in (tmp_path / "work/results/benchmarks").iterdir()}
-    assert rules == {"simulate_behaviour.tsv", "simulate_truth.tsv", "simulate_run"}
+    assert rules == {"simulate_behaviour.tsv", "simulate_truth.tsv", "simulate_regressors.tsv",
+                     "simulate_run"}
 
 
 def test_a_threshold_edit_and_its_revert_rerun_the_same_group_level_jobs(tiny_run, tmp_path):

