@@ -43,11 +43,12 @@ SEEDS ?= 100
 power: setup
 	PYTHONPATH=scripts $(BIN)/python -m ecgap.power --config config/paper.yaml --seeds $(SEEDS)
 
-# Benchmarks (not part of the test suite): writes results/bench/summary.{tsv,md}.
+# Benchmarks (not part of the test suite): writes docs/benchmarks.md (sections replaced
+# one by one as they are measured again; scratch runs in results/bench/work).
 # BENCH_ARGS picks sections or a scratch folder, e.g. BENCH_ARGS="--sections naive".
 BENCH_ARGS ?=
 bench: setup
-	PYTHONPATH=scripts $(BIN)/python -m ecgap.bench all --out results/bench $(BENCH_ARGS)
+	PYTHONPATH=scripts $(BIN)/python -m ecgap.bench all $(BENCH_ARGS)
 
 # FWE calibration of the group-level inference on DATASETS null data sets per case at the
 # paper's design (25 + 28 subjects, age and BDI; about 2 s each on 2 cores; not part of

@@ -4,16 +4,35 @@ import pandas as pd
 import yaml
 
 from ecgap.bench import (TITLES, demo_config, edited_threshold_config, job_summary,
-                         partial_rerun, permutation_share, planning, rerun_jobs, simulate,
-                         simulation_targets, stage_of, write_summary)
+                         measured_at, partial_rerun, permutation_share, planning, rerun_jobs,
+                         simulate, simulation_targets, slurm_submissions, stage_of,
+                         write_summary)
 from ecgap.resources import as_yaml, benchmark_table, suggest
 
-from conftest import TINY
+from conftest import REPO, TINY
 
 
 def test_planning_counts_the_jobs_of_a_fresh_study():
     row = planning(TINY, repeats=1).iloc[0]
     assert row["jobs"] > 250 and row["median_s"] > 0
+    # 18 subjects: their 54 x 4 per-run jobs and 36 change maps are 18 submissions.
+    assert row["slurm_submissions"] == row["jobs"] - 1 - (54 * 4 + 36) + 18
+
+
+def test_a_paper_scale_run_through_the_slurm_profile_submits_at_most_250_jobs():
+    row = planning(REPO / "config/paper.yaml", repeats=1).iloc[0]
+    assert row["jobs"] > 800
+    assert row["slurm_submissions"] <= row["target_submissions"] == 250
+
+
+def test_submissions_follow_the_profiles_groups(tmp_path):
+    profile = tmp_path / "profile.yaml"
+    profile.write_text("groups: [first_level=subject, change_maps=subject]\n"
+                       "group-components: [subject=4]\n")
+    jobs = {"all": 1, "first_level": 30, "change_maps": 20, "second_level": 8}
+    assert slurm_submissions(jobs, 10, profile) == 8 + 3
+    profile.write_text("executor: slurm\n")
+    assert slurm_submissions(jobs, 10, profile) == 58
 
 
 def test_resources_take_the_worst_job_of_each_rule_with_head_room(tmp_path):
@@ -87,6 +106,9 @@ def test_a_section_measured_again_replaces_only_itself_in_the_summary(tmp_path):
     markdown = (tmp_path / "summary.md").read_text()
     assert markdown.index("## Paper-scale run") < markdown.index("## Planning")
     assert "5.6" not in markdown
+    assert (summary["measured"] == measured_at()).all() and "commit" in measured_at()
+    write_summary({}, tmp_path, tmp_path / "benchmarks.md")
+    assert (tmp_path / "benchmarks.md").read_text() == markdown
 
 
 def test_rerun_jobs_are_the_benchmark_files_written_since_the_edit(tmp_path):

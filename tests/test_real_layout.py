@@ -204,14 +204,16 @@ def test_every_kind_of_run_leaves_the_inputs_untouched(outside, tmp_path_factory
 
     work = tmp_path_factory.mktemp("work")
     config = _config(work / "config.yaml", outside)
+    # No job of the whole workflow writes under the inputs: every file it would make.
+    summary = run_snakemake(work, "--summary", "--forceall", configfile=config).stdout
+    made = [line.split("\t")[0] for line in summary.splitlines()[1:] if line.strip()]
+    assert len(made) > 300
+    assert not [f for f in made if not (work / f).resolve().is_relative_to(work.resolve())]
     started = time.time()
     run_snakemake(work, configfile=config)
     full_run_s = time.time() - started
     unchanged("full run")
     _check_results(work)
-
-    run_snakemake(work, configfile=_config(config, outside, cluster_forming_p=0.02))
-    unchanged("rerun after a config edit")
 
     # --forceall, killed once the first level is being rewritten: a run failing half-way.
     proc = subprocess.Popen(
@@ -225,14 +227,20 @@ def test_every_kind_of_run_leaves_the_inputs_untouched(outside, tmp_path_factory
                 "*_stat-effect_statmap.nii.gz")):
             break
         time.sleep(0.5)
+    assert proc.poll() is None, "the --forceall run finished before it could be killed"
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     unchanged("run killed half-way")
     run_snakemake(work, "--unlock", configfile=config)  # a killed run leaves its lock
 
-    run_snakemake(work, "--forceall", configfile=config)
-    unchanged("--forceall")
+    # Resumed after a config edit: the half-rewritten run is completed and the edited
+    # analyses rerun (the --forceall rewrote ingest, so this is most of a full run).
+    run_snakemake(work, "--rerun-incomplete",
+                  configfile=_config(config, outside, cluster_forming_p=0.02))
+    unchanged("run resumed after a config edit")
     _check_results(work)
+    rerun = run_snakemake(work, "--dry-run", configfile=config)
+    assert "Nothing to be done" in rerun.stdout + rerun.stderr
     print(f"full run on the real layout: {full_run_s:.0f} s")
 
 

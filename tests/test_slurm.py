@@ -86,3 +86,36 @@ def test_group_level_through_slurm_equals_the_local_run(tiny_run, slurm, tmp_pat
     check = subprocess.run(cmd[:-3] + ["--dry-run"], capture_output=True, text=True, cwd=work,
                            env=slurm.env, timeout=600)
     assert "Nothing to be done" in check.stdout + check.stderr
+
+
+def test_a_subjects_per_run_jobs_are_one_submission(tiny_run, slurm, tmp_path):
+    """profiles/slurm groups each subject's simulation, ingest, preprocessing, first-level
+    and change-map jobs (14 here) into one sbatch job, and they give the local run's maps."""
+    work = tmp_path / "work"
+    shutil.copytree(tiny_run, work, symlinks=True)
+    subjects = ("01",)
+    changes = tiny_run / "results/second_level/changes"
+    targets = sorted(str(p.relative_to(tiny_run)) for s in subjects
+                     for p in (changes / f"sub-{s}").glob("*.nii.gz"))
+    assert len(targets) == 2 * 4  # two change periods, four contrasts
+    before = slurm.submitted_jobs()
+    cmd = [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "-d", str(work),
+           "--profile", str(REPO / "profiles/slurm"), "--configfile", str(TINY),
+           "--slurm-status-command", "squeue", "--slurm-logdir", str(work / "slurm_logs"),
+           "--retries", "0", "--jobs", "4",
+           "--cores", "2",  # the test cluster's node has 2 CPUs: stack the 3 sessions
+           *targets, "--forcerun", "simulate_run"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=work, env=slurm.env,
+                          timeout=1800)
+    assert proc.returncode == 0, (proc.stdout[-3000:] + proc.stderr[-5000:]
+                                  + slurm.log_tail())
+    assert slurm.submitted_jobs() - before == len(subjects)
+    for rule, per_subject in (("simulate_run", 3), ("first_level", 3), ("change_maps", 2)):
+        logs = work / "results/logs" / rule
+        rerun = [p for p in logs.glob("sub-*.log") if p.stat().st_mtime
+                 > (tiny_run / "results/logs" / rule / p.name).stat().st_mtime]
+        assert sorted({p.name[4:6] for p in rerun}) == list(subjects), (rule, rerun)
+        assert len(rerun) == per_subject * len(subjects), (rule, rerun)
+    for target in targets:
+        np.testing.assert_array_equal(np.asarray(nib.load(work / target).dataobj),
+                                      np.asarray(nib.load(tiny_run / target).dataobj))

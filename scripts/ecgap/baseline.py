@@ -1,13 +1,24 @@
 """The naive baseline of ``make bench``: the plain sequential script a researcher would
-otherwise write with nilearn for the same study, on the same BIDS + fMRIPrep data and
-settings as the workflow.
+otherwise write for the same study, on the same BIDS + fMRIPrep data and settings.
 
-It loops over the runs (nilearn ``load_confounds`` with scrubbing, ``FirstLevelModel``,
-the four SoVT contrasts), excludes runs by the same motion limits, forms each subject's
-change maps (delta1 = Post1 - Pre, delta2 = Post2 - Post1), then runs every group analysis
-(affect vs memory, centred covariates) and every brain-behaviour regression with nilearn's
-``non_parametric_inference`` (cluster-size FWE), one after the other. It is deliberately
-not optimised: it is what the workflow is measured against, not part of it.
+It computes what the workflow computes up to its group-level tables, in one process,
+one step after the other:
+
+- **First level**, written plainly with nilearn and fitting the workflow's model: the
+  configured video and rating trial types (fixation is the baseline), nilearn's
+  ``load_confounds`` with the configured strategy plus one spike regressor per scrubbed
+  volume, the configured drift (fMRIPrep's cosines by default), HRF, noise model and
+  smoothing; every run is fitted, and the sessions the motion limits exclude are left
+  out of the group analyses.
+- **Change maps** (Post1 - Pre, Post2 - Post1) and the group mask of the runs kept.
+- **Every group analysis and brain-behaviour regression** with the workflow's own
+  analysis function (``ecgap.second_level.analyse_contrasts``: parametric z, permutation
+  t and voxel, cluster-size and cluster-mass FWE, cluster tables), with nilearn's
+  permutations (``--engine nilearn``) or ecgap's (``--engine ecgap``), or both in turn
+  on the same first level (``--engine nilearn ecgap``; their maps go to ``out/<engine>``).
+
+So the two engines give the same maps, and the workflow's advantage over either is
+measured on the same computation. One run per session, as the simulated study has.
 
     python -m ecgap.baseline --root results/simulated --config config.yaml --out naive/
 """
@@ -15,6 +26,7 @@ not optimised: it is what the workflow is measured against, not part of it.
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -23,20 +35,149 @@ import numpy as np
 import pandas as pd
 import yaml
 from nilearn.glm.first_level import FirstLevelModel
-from nilearn.glm.second_level import non_parametric_inference
-from nilearn.image import math_img
 from nilearn.interfaces.fmriprep import load_confounds
-from nilearn.masking import intersect_masks
 
-CONTRASTS = {"HE": "HE", "LE": "LE", "HEMinusLE": "HE - LE", "meanHELE": "0.5*HE + 0.5*LE"}
-DELTAS = {"delta1": ("pre", "post1"), "delta2": ("post1", "post2")}
+from ecgap.brain_behaviour import regression_design
+from ecgap.design import GROUP_CONTRASTS, SLOPE_CONTRASTS, SOVT_CONTRASTS, delta_sessions
+from ecgap.second_level import (Inference, analyse_contrasts, contrast_vector, group_design,
+                                group_mask, load_aal3)
 
 
 def save_float32(img: nib.Nifti1Image, path: Path) -> None:
-    """Write a map as float32, as the workflow does (nilearn's maps carry the mask
-    header's integer type otherwise)."""
+    """Write a map as float32, as the workflow does."""
     img.set_data_dtype(np.float32)
     img.to_filename(str(path))
+
+
+def run_confounds(bold: Path, pre: dict) -> tuple[pd.DataFrame, float]:
+    """The configured confounds plus one spike regressor per scrubbed volume, and the
+    scrubbed fraction."""
+    spec = pre["confounds"]
+    confounds, sample_mask = load_confounds(
+        str(bold), strategy=tuple(spec["strategy"]) + ("scrub",), motion=spec["motion"],
+        wm_csf=spec["wm_csf"], global_signal=spec["global_signal"], compcor=spec["compcor"],
+        n_compcor=spec["n_compcor"], scrub=pre["scrub_min_segment"],
+        fd_threshold=pre["fd_threshold"],
+        std_dvars_threshold=(np.inf if pre["std_dvars_threshold"] is None
+                             else pre["std_dvars_threshold"]))
+    n_vols = len(confounds)
+    kept = np.arange(n_vols) if sample_mask is None else np.asarray(sample_mask)
+    scrubbed = np.setdiff1d(np.arange(n_vols), kept)
+    for i, volume in enumerate(scrubbed):
+        confounds[f"scrub{i:03d}"] = (np.arange(n_vols) == volume).astype(float)
+    return confounds, len(scrubbed) / n_vols
+
+
+def fit_run(func: Path, stem: str, events: pd.DataFrame, config: dict,
+            space: str) -> tuple[dict[str, nib.Nifti1Image], bool, str]:
+    """One run's contrast effect maps, whether the motion limits exclude it, its mask."""
+    pre, fl = config["preprocess"], config["first_level"]
+    bold = func / f"{stem}_space-{space}_desc-preproc_bold.nii.gz"
+    mask = func / f"{stem}_space-{space}_desc-brain_mask.nii.gz"
+    confounds, scrubbed = run_confounds(bold, pre)
+    fd = pd.read_csv(func / f"{stem}_desc-confounds_timeseries.tsv", sep="\t",
+                     na_values=["n/a"])["framewise_displacement"]
+    excluded = fd.mean() > pre["max_mean_fd"] or scrubbed > pre["max_scrubbed_fraction"]
+    tr = json.loads(bold.with_name(bold.name.replace(".nii.gz", ".json")).read_text())[
+        "RepetitionTime"]
+    model = FirstLevelModel(
+        t_r=tr, hrf_model=fl["hrf_model"],
+        drift_model="cosine" if fl["drift_model"] == "cosine" else None,
+        high_pass=fl["high_pass"], noise_model=fl["noise_model"],
+        smoothing_fwhm=fl["smoothing_fwhm"] or None, mask_img=str(mask),
+        minimize_memory=True, signal_scaling=0)
+    names = {config["data"]["events"][k]: name for k, name in
+             (("he", "HE"), ("le", "LE"), ("rating", "rating"))}
+    modelled = events[events["trial_type"].isin(names)].assign(
+        trial_type=lambda e: e["trial_type"].map(names))
+    model.fit(str(bold), events=modelled[["onset", "duration", "trial_type"]],
+              confounds=confounds)
+    maps = {name: model.compute_contrast(expression, output_type="effect_size")
+            for name, expression in SOVT_CONTRASTS.items()}
+    return maps, bool(excluded), str(mask)
+
+
+def first_level(root: Path, config: dict, subjects: list[str], out: Path
+                ) -> tuple[dict, set, dict, pd.DataFrame]:
+    """Every run's effect maps (written to ``out``), the excluded (subject, session)
+    pairs, the kept runs' masks per subject and each session's mean video ratings."""
+    data = config["data"]
+    effects, excluded, masks, ratings = {}, set(), {}, []
+    columns = data["ratings"]  # measure -> events column
+    for subject in subjects:
+        masks[subject] = []
+        for session in data["sessions"]:
+            stem = f"sub-{subject}_ses-{session}_task-{data['task']}"
+            func = root / "derivatives/fmriprep" / f"sub-{subject}" / f"ses-{session}" / "func"
+            events = pd.read_csv(root / "bids" / f"sub-{subject}" / f"ses-{session}" / "func"
+                                 / f"{stem}_events.tsv", sep="\t", na_values=["n/a"])
+            maps, lost, mask = fit_run(func, stem, events, config, data["space"])
+            for name, img in maps.items():
+                save_float32(img, out / f"{stem}_contrast-{name}_effect.nii.gz")
+                effects[subject, session, name] = np.asarray(img.dataobj, dtype=np.float32)
+            if lost:
+                excluded.add((subject, session))
+            else:
+                masks[subject].append(mask)
+            # The mean of the HE and of the LE videos' mean ratings, as the workflow's.
+            videos = events[events["trial_type"].isin([data["events"]["he"],
+                                                       data["events"]["le"]])]
+            values = videos[list(columns.values())].astype(float)
+            means = values.groupby(videos["trial_type"]).mean().mean()
+            ratings.append({"subject": subject, "session": session,
+                            **{measure: means[column] for measure, column in columns.items()}})
+            affine = img.affine
+    effects["affine"] = affine
+    return effects, excluded, masks, pd.DataFrame(ratings).set_index(["subject", "session"])
+
+
+def change_maps(effects: dict, excluded: set, delta: str, contrast: str, sessions: list[str],
+                subjects: list[str]) -> tuple[list[str], list[nib.Nifti1Image]]:
+    """The subjects with both sessions of the change period kept, and their change maps."""
+    before, after = delta_sessions(delta, sessions)
+    keep = [s for s in subjects if (s, before) not in excluded and (s, after) not in excluded]
+    maps = [nib.Nifti1Image(effects[s, after, contrast] - effects[s, before, contrast],
+                            effects["affine"]) for s in keep]
+    return keep, maps
+
+
+def group_analyses(config: dict, participants: pd.DataFrame, effects: dict, excluded: set,
+                    ratings: pd.DataFrame) -> dict[str, tuple[list, pd.DataFrame, dict]]:
+    """Each group analysis and brain-behaviour regression: its change maps, design and
+    contrasts, built as the workflow's rules build them."""
+    data, bb = config["data"], config["brain_behaviour"]
+    subjects = list(participants["subject"])
+    people = participants.set_index("subject", drop=False)
+    out = {}
+    for analysis in config["second_level"]["analyses"]:
+        kept, maps = change_maps(effects, excluded, analysis["delta"], analysis["contrast"],
+                                 data["sessions"], subjects)
+        rows = people.loc[kept].dropna(subset=data["covariates"])
+        maps = [m for s, m in zip(kept, maps) if s in set(rows["subject"])]
+        design = group_design(rows, data["covariates"], tuple(data["groups"]))
+        out[analysis["name"]] = (maps, design, {
+            name: contrast_vector(design, dict(zip(data["groups"], weights)))
+            for name, weights in GROUP_CONTRASTS.items()})
+    covariates = data["covariates"] if bb["covariates"] is None else bb["covariates"]
+    members = list(people.loc[people["role"] == bb["group"], "subject"])
+    for analysis in bb["analyses"]:
+        kept, maps = change_maps(effects, excluded, analysis["delta"], analysis["contrast"],
+                                 data["sessions"], members)
+        rows = people.loc[kept].dropna(subset=covariates)
+        score = analysis["score"]
+        if score["measure"] in ratings.columns:
+            before, after = delta_sessions(score["delta"], data["sessions"])
+            values = (ratings.xs(after, level="session")[score["measure"]]
+                      - ratings.xs(before, level="session")[score["measure"]])
+        else:
+            values = people[score["measure"]].astype(float)
+        rows = rows[values.reindex(rows["subject"]).notna().to_numpy()]
+        maps = [m for s, m in zip(kept, maps) if s in set(rows["subject"])]
+        design = regression_design(rows, values.rename(score["measure"]), covariates)
+        out[analysis["name"]] = (maps, design, {
+            name: contrast_vector(design, {"score": sign})
+            for name, sign in SLOPE_CONTRASTS.items()})
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -45,114 +186,42 @@ def main(argv: list[str] | None = None) -> None:
                         help="folder with bids/ and derivatives/fmriprep/")
     parser.add_argument("--config", type=Path, required=True, help="validated ecgap config")
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--engine", choices=("nilearn", "ecgap"), nargs="+",
+                        default=["nilearn"])
     parser.add_argument("--n-jobs", type=int, default=2)
     args = parser.parse_args(argv)
     config = yaml.safe_load(args.config.read_text())
-    pre, fl, group = config["preprocess"], config["first_level"], config["second_level"]
-    bids, fmriprep, out = args.root / "bids", args.root / "derivatives" / "fmriprep", args.out
-    out.mkdir(parents=True, exist_ok=True)
-    participants = pd.read_csv(bids / "participants.tsv", sep="\t")
+    data, group = config["data"], config["second_level"]
+    if config["first_level"]["parametric_modulation"]:
+        raise SystemExit("the naive script has no parametric modulation")
+    args.out.mkdir(parents=True, exist_ok=True)
+    participants = pd.read_csv(args.root / "bids/participants.tsv", sep="\t",
+                               na_values=["n/a"])
     participants["subject"] = participants["participant_id"].str[4:]
+    roles = {label: role for role, label in data["groups"].items()}
+    participants["role"] = participants["group"].map(roles)
     start = time.perf_counter()
-
-    # First level, one run after the other.
-    effects, masks, excluded, ratings = {}, [], set(), []
-    for subject in participants["subject"]:
-        for session in ("pre", "post1", "post2"):
-            stem = f"sub-{subject}_ses-{session}_task-sovt"
-            func = fmriprep / f"sub-{subject}" / f"ses-{session}" / "func"
-            bold = func / f"{stem}_space-MNI152NLin2009cAsym_desc-preproc_bold.nii.gz"
-            mask = func / f"{stem}_space-MNI152NLin2009cAsym_desc-brain_mask.nii.gz"
-            events = pd.read_csv(bids / f"sub-{subject}" / f"ses-{session}" / "func"
-                                 / f"{stem}_events.tsv", sep="\t")
-            videos = events[events["trial_type"].isin(["HE", "LE"])]
-            ratings.append({"subject": subject, "session": session,
-                            **videos[["empathy", "positive_affect", "negative_affect"]]
-                            .astype(float).mean().to_dict()})
-            confounds, sample_mask = load_confounds(
-                str(bold), strategy=tuple(pre["confounds"]["strategy"]) + ("scrub",),
-                motion=pre["confounds"]["motion"], wm_csf=pre["confounds"]["wm_csf"],
-                scrub=pre["scrub_min_segment"], fd_threshold=pre["fd_threshold"],
-                std_dvars_threshold=pre["std_dvars_threshold"])
-            n_volumes = nib.load(bold).shape[-1]
-            fd = pd.read_csv(func / f"{stem}_desc-confounds_timeseries.tsv",
-                             sep="\t")["framewise_displacement"]
-            kept = n_volumes if sample_mask is None else len(sample_mask)
-            if fd.mean() > pre["max_mean_fd"] or 1 - kept / n_volumes > pre["max_scrubbed_fraction"]:
-                excluded.add((subject, session))
-                continue
-            model = FirstLevelModel(
-                t_r=config["simulate"]["tr"], hrf_model=fl["hrf_model"], drift_model=None,
-                noise_model=fl["noise_model"], smoothing_fwhm=fl["smoothing_fwhm"],
-                mask_img=str(mask), minimize_memory=True, signal_scaling=0)
-            model.fit(str(bold), events=events[["onset", "duration", "trial_type"]],
-                      confounds=confounds, sample_masks=sample_mask)
-            for name, expression in CONTRASTS.items():
-                effect = model.compute_contrast(expression, output_type="effect_size")
-                save_float32(effect, out / f"{stem}_contrast-{name}_effect.nii.gz")
-                effects[subject, session, name] = effect
-            masks.append(str(mask))
-    group_mask = intersect_masks(masks, threshold=1)
+    effects, excluded, masks, ratings = first_level(args.root, config,
+                                                    list(participants["subject"]), args.out)
+    mask = group_mask(masks, group["mask_fraction"])
     first_level_s = time.perf_counter() - start
 
-    # Change maps and covariates.
-    covariates = participants[["subject", "group", *config["data"]["covariates"]]]
-    ratings = pd.DataFrame(ratings).set_index(["subject", "session"])
-
-    def changes(delta, contrast, subjects):
-        before, after = DELTAS[delta]
-        keep = [s for s in subjects if (s, before) not in excluded and (s, after) not in excluded]
-        maps = [math_img("b - a", a=effects[s, before, contrast], b=effects[s, after, contrast])
-                for s in keep]
-        return keep, maps
-
-    # Group analyses: affect vs memory, both directions, one permutation test each.
-    for analysis in group["analyses"]:
-        subjects, maps = changes(analysis["delta"], analysis["contrast"],
-                                 list(participants["subject"]))
-        rows = covariates.set_index("subject").loc[subjects]
-        design = pd.DataFrame({"affect": (rows["group"] == "affect").astype(float),
-                               "memory": (rows["group"] == "memory").astype(float)})
-        for column in config["data"]["covariates"]:
-            design[column] = rows[column] - rows[column].mean()
-        for name, weights in {"affectGtMemory": [1, -1], "memoryGtAffect": [-1, 1]}.items():
-            contrast = weights + [0] * len(config["data"]["covariates"])
-            result = non_parametric_inference(
-                maps, design_matrix=design.reset_index(drop=True),
-                second_level_contrast=contrast, mask=group_mask,
-                n_perm=group["n_permutations"], two_sided_test=False,
-                random_state=group["seed"], n_jobs=args.n_jobs,
-                threshold=group["cluster_forming_p"], verbose=0)
-            save_float32(result["logp_max_size"],
-                         out / f"{analysis['name']}_{name}_logp_max_size.nii.gz")
-
-    # Brain-behaviour: the change map regressed on a score within the affect group.
-    affect = list(participants.loc[participants["group"] == "affect", "subject"])
-    bb_covariates = config["brain_behaviour"]["covariates"]
-    if bb_covariates is None:
-        bb_covariates = config["data"]["covariates"]
-    for analysis in config["brain_behaviour"]["analyses"]:
-        subjects, maps = changes(analysis["delta"], analysis["contrast"], affect)
-        score = analysis["score"]
-        if score["measure"] in ratings.columns:
-            before, after = DELTAS[score["delta"]]
-            values = [ratings.loc[(s, after), score["measure"]]
-                      - ratings.loc[(s, before), score["measure"]] for s in subjects]
-        else:
-            values = participants.set_index("subject").loc[subjects, score["measure"]]
-        design = pd.DataFrame({"intercept": 1.0, "score": np.asarray(values, float)})
-        for column in bb_covariates:
-            raw = participants.set_index("subject").loc[subjects, column].to_numpy(float)
-            design[column] = raw - raw.mean()
-        padding = [0] * len(bb_covariates)
-        for name, sign in {"positiveSlope": 1, "negativeSlope": -1}.items():
-            result = non_parametric_inference(
-                maps, design_matrix=design, second_level_contrast=[0, sign, *padding],
-                mask=group_mask, n_perm=group["n_permutations"], two_sided_test=False,
-                random_state=group["seed"], n_jobs=args.n_jobs,
-                threshold=group["cluster_forming_p"], verbose=0)
-            save_float32(result["logp_max_size"],
-                         out / f"{analysis['name']}_{name}_logp_max_size.nii.gz")
+    analyses = group_analyses(config, participants, effects, excluded, ratings)
+    atlas = load_aal3()
+    for engine in args.engine:
+        settings = Inference(n_permutations=group["n_permutations"],
+                             cluster_forming_p=group["cluster_forming_p"],
+                             alpha=group["alpha"], seed=group["seed"], n_jobs=args.n_jobs,
+                             engine=engine, connectivity=group["connectivity"])
+        folder = args.out / engine
+        folder.mkdir(exist_ok=True)
+        for name, (maps, design, contrasts) in analyses.items():
+            results = analyse_contrasts(maps, design, contrasts, mask, settings, atlas)
+            for contrast, result in results.items():
+                for stat in ("t", "z", "logpFWEsize"):
+                    save_float32(result.images[stat], folder / f"{name}_{contrast}_{stat}.nii.gz")
+            pd.concat([r.table for r in results.values()]).to_csv(
+                folder / f"{name}_clusters.tsv", sep="\t", index=False)
     total_s = time.perf_counter() - start
     print(f"first level {first_level_s:.1f} s, total {total_s:.1f} s, "
           f"{len(excluded)} runs excluded")

@@ -1,4 +1,5 @@
-"""Benchmarks (``make bench``): measured rows for results/bench/summary.{tsv,md}.
+"""Benchmarks (``make bench``): measured rows for docs/benchmarks.md (and its tables in
+docs/benchmarks/).
 
 Sections: the paper-scale run (wall time and memory per stage and per rule from the
 workflow's own benchmark files, disk), the partial rerun after one analysis' threshold is
@@ -20,6 +21,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +32,7 @@ import yaml
 
 from ecgap.bids import Layout, canonical_run_paths
 from ecgap.io import write_text, write_tsv
-from ecgap.provenance import machine
+from ecgap.provenance import commit, machine
 from ecgap.resources import benchmark_table
 from ecgap.simulate_behaviour import study_from_config
 
@@ -107,12 +110,14 @@ def permutation_engines(n_perm: int, nilearn_perm: int, threads: int) -> pd.Data
     return table
 
 
+SLURM_PROFILE = REPO / "profiles" / "slurm" / "config.v8+.yaml"
+
+
 def planning(config: Path, repeats: int = 3) -> pd.DataFrame:
     """`snakemake --dry-run` of ``config`` in an empty folder: median wall time of
-    ``repeats`` runs (the DAG of a fresh study is the largest one to plan) and job count."""
-    import re
-
-    times, jobs = [], None
+    ``repeats`` runs (the DAG of a fresh study is the largest one to plan), job count and
+    the sbatch submissions of the same run through profiles/slurm."""
+    times, out = [], ""
     with tempfile.TemporaryDirectory() as workdir:
         for _ in range(repeats):
             start = time.perf_counter()
@@ -120,10 +125,47 @@ def planning(config: Path, repeats: int = 3) -> pd.DataFrame:
                                   "--dry-run", "--configfile", str(config)],
                                  capture_output=True, text=True, check=True).stdout
             times.append(time.perf_counter() - start)
-            jobs = int(re.search(r"^total\s+(\d+)", out, re.M).group(1))
-    return pd.DataFrame([{"config": str(config), "jobs": jobs,
+    jobs = job_table(out)
+    subjects = len(study_from_config(_validated(config)).subjects)
+    return pd.DataFrame([{"config": str(config), "jobs": sum(jobs.values()),
                           "median_s": round(float(np.median(times)), 2),
-                          "runs": repeats, "target_s": 10}])
+                          "runs": repeats, "target_s": 10,
+                          "slurm_submissions": slurm_submissions(jobs, subjects),
+                          "target_submissions": 250}])
+
+
+def _validated(configfile: Path) -> dict:
+    """The config a run with ``--configfile configfile`` sees: config/config.yaml updated
+    with it (as Snakemake merges them), validated with defaults."""
+    from snakemake.utils import update_config
+
+    from ecgap.config import validate_config
+
+    config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    update_config(config, yaml.safe_load(Path(configfile).read_text()))
+    return validate_config(config, REPO / "config/schema/config.schema.yaml")
+
+
+def job_table(dry_run: str) -> dict[str, int]:
+    """Rule -> job count of a dry run's table (with its `all` job)."""
+    table = re.search(r"job\s+count\n[-\s]+\n(.*?)\ntotal", dry_run, re.S).group(1)
+    return {line.split()[0]: int(line.split()[1]) for line in table.splitlines()
+            if line.strip()}
+
+
+def slurm_submissions(jobs: dict[str, int], n_subjects: int,
+                      profile: Path = SLURM_PROFILE) -> int:
+    """sbatch jobs of a run through the SLURM ``profile``: one per job of an ungrouped rule
+    and one per group-components subjects for the grouped rules (a subject's jobs are one
+    connected component through its change maps); the target-only `all` job runs locally.
+    """
+    settings = yaml.safe_load(profile.read_text())
+    grouped = {entry.split("=")[0] for entry in settings.get("groups", [])}
+    per_job = dict(entry.split("=") for entry in settings.get("group-components", []))
+    subjects_per_job = int(per_job.get("subject", 1))
+    ungrouped = sum(n for rule, n in jobs.items() if rule not in grouped | {"all"})
+    has_grouped = any(rule in grouped for rule in jobs)
+    return ungrouped + (-(-n_subjects // subjects_per_job) if has_grouped else 0)
 
 
 def snakemake(workdir: Path, configfile: Path, *args: str, cores: int = 2) -> dict:
@@ -448,11 +490,13 @@ def simulate(workdir: Path, configfile: Path) -> dict:
 
 def naive_comparison(scratch: Path, n_perm: int,
                      base: Path = REPO / "config/config.yaml") -> pd.DataFrame:
-    """Item 3 on the study of ``base`` (the demo's by default): its data are simulated
-    first (not timed), then
-    read as BIDS + fMRIPrep by the whole workflow (2 cores, empty results folder: ingest
-    to report) and by the naive script (ecgap.baseline: first level then the same group
-    and brain-behaviour analyses, nilearn's n_jobs=2 for the permutations)."""
+    """Item 5 on the study of ``base`` (the demo's by default): its data are simulated
+    first (not timed), then read as BIDS + fMRIPrep by the workflow and by the naive
+    script (ecgap.baseline), side by side on the same machine. Both compute the same
+    thing: every first level, the change maps and every group and brain-behaviour
+    analysis to its maps and cluster table. The workflow runs to those tables (2 cores,
+    empty results folder; its figures and report are left out, as the script has none);
+    the script runs once with nilearn's permutations and once with ecgap's (n_jobs=2)."""
     scratch.mkdir(parents=True, exist_ok=True)
     simulation = scratch / "simulation"
     simulate(simulation, demo_config(n_perm, scratch / "simulate.yaml", base=base))
@@ -460,39 +504,60 @@ def naive_comparison(scratch: Path, n_perm: int,
     configfile = demo_config(n_perm, scratch / "demo.yaml", {
         "source": "bids", "bids_dir": str(data_root / "bids"),
         "fmriprep_dir": str(data_root / "derivatives" / "fmriprep")}, base=base)
-    workflow = fresh_run(scratch / "workflow", configfile)
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "ecgap.baseline", "--root", str(data_root),
-                    "--config", str(configfile), "--out", str(scratch / "naive"),
-                    "--n-jobs", "2"], check=True, capture_output=True,
-                   env={**os.environ, "PYTHONPATH": str(REPO / "scripts")})
-    naive_s = time.perf_counter() - start
-    sim = yaml.safe_load(configfile.read_text())["simulate"]
+    config = yaml.safe_load(configfile.read_text())
+    targets = ([f"results/second_level/{a['name']}/clusters.tsv"
+                for a in config["second_level"]["analyses"]]
+               + [f"results/brain_behaviour/{b['name']}/clusters.tsv"
+                  for b in config["brain_behaviour"]["analyses"]])
+    workdir = scratch / "workflow"
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    workflow_s = snakemake(workdir, configfile, *targets)["wall_s"]
+    sim = config["simulate"]
     study = (f"{Path(base).name}: {sim['n_affect']} + {sim['n_memory']} subjects, "
-             f"{sim['grid_mm']} mm")
-    return pd.DataFrame([{"study": study, "permutations": n_perm,
-                          "workflow_wall_s": workflow["wall_s"],
-                          "naive_script_s": round(naive_s, 1),
-                          "ratio": round(workflow["wall_s"] / naive_s, 3),
-                          "target_ratio": 0.6}])
+             f"{sim['grid_mm']} mm, {len(targets)} analyses")
+    rows = []
+    for engine, target in (("nilearn", 0.5), ("ecgap", 1.1)):
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "ecgap.baseline", "--root", str(data_root),
+                        "--config", str(configfile), "--out", str(scratch / f"naive-{engine}"),
+                        "--engine", engine, "--n-jobs", "2"], check=True, capture_output=True,
+                       env={**os.environ, "PYTHONPATH": str(REPO / "scripts")})
+        naive_s = time.perf_counter() - start
+        rows.append({"study": study, "permutations": n_perm, "naive_engine": engine,
+                     "workflow_wall_s": workflow_s, "naive_script_s": round(naive_s, 1),
+                     "ratio": round(workflow_s / naive_s, 3), "target_ratio": target})
+    return pd.DataFrame(rows)
 
 
-def write_summary(sections: dict[str, pd.DataFrame], out_dir: Path) -> None:
-    """Each section as ``sections/NN_<slug>.tsv`` (a section measured again replaces its
-    file, the others are kept), then summary.tsv (long format: section, metric columns)
-    and summary.md (one table each) from every section file there."""
+def write_summary(sections: dict[str, pd.DataFrame], out_dir: Path,
+                  markdown: Path | None = None) -> None:
+    """Each section as ``out_dir/sections/NN_<slug>.tsv``, stamped with the date and
+    commit it was measured at (a section measured again replaces its file, the others
+    are kept), then ``out_dir/summary.tsv`` (long format: section, metric columns) and
+    the markdown summary (``markdown``, by default ``out_dir/summary.md``; one table
+    each, under the machine) from every section file there."""
     folder = out_dir / "sections"
     for name, table in sections.items():
-        write_tsv(table.assign(section=name), folder / f"{section_slug(name)}.tsv")
+        write_tsv(table.assign(section=name, measured=measured_at()),
+                  folder / f"{section_slug(name)}.tsv")
     tables = [pd.read_csv(path, sep="\t") for path in sorted(folder.glob("*.tsv"))]
     long = pd.concat(tables, ignore_index=True)
     write_tsv(long[["section"] + [c for c in long.columns if c != "section"]],
               out_dir / "summary.tsv")
-    parts = [f"# ecgap benchmarks\n\nMachine: {machine()}.\n"]
+    parts = [f"# ecgap benchmarks\n\nWritten by `make bench` (`python -m ecgap.bench`); each "
+             f"section says when and at which commit it was measured. Machine: {machine()}.\n"]
     for table in tables:
         name = table.pop("section").iloc[0]
         parts.append(f"## {name}\n\n{table.dropna(axis=1, how='all').to_markdown(index=False)}\n")
-    write_text("\n".join(parts), out_dir / "summary.md")
+    write_text("\n".join(parts), markdown or out_dir / "summary.md")
+
+
+@lru_cache(maxsize=1)
+def measured_at() -> str:
+    """Today and the commit, taken once per process: the sections a run writes are tracked
+    files, so the work tree is no longer clean after the first."""
+    return f"{datetime.now(timezone.utc):%Y-%m-%d}, commit {commit()}"
 
 
 def section_slug(name: str) -> str:
@@ -528,7 +593,10 @@ def main(argv: list[str] | None = None) -> None:
     one.add_argument("--threads", type=int, default=1)
     one.add_argument("--threshold-p", type=float, default=0.001)
     everything = sub.add_parser("all", help="every benchmark, written to --out")
-    everything.add_argument("--out", type=Path, default=Path("results/bench"))
+    everything.add_argument("--out", type=Path, default=REPO / "docs/benchmarks",
+                            help="the section tables and summary.tsv")
+    everything.add_argument("--markdown", type=Path, default=REPO / "docs/benchmarks.md",
+                            help="the summary of every section measured so far")
     everything.add_argument("--n-perm", type=int, default=5000)
     everything.add_argument("--nilearn-perm", type=int, default=500,
                             help="nilearn's rate is measured on fewer permutations "
@@ -582,7 +650,8 @@ def run_sections(args: argparse.Namespace) -> None:
             measured = {name: permutation_engines(args.n_perm, args.nilearn_perm, args.threads)}
         else:
             measured = {name: planning(args.paper_config)}
-        write_summary({TITLES[key]: table for key, table in measured.items()}, args.out)
+        write_summary({TITLES[key]: table for key, table in measured.items()}, args.out,
+                      args.markdown)
 
 
 if __name__ == "__main__":
