@@ -87,7 +87,9 @@ rule simulate_regressors:
 
 rule simulate_run:
     input:
-        regressors=SIMULATED_REGRESSORS,
+        # ancient: the table is rewritten when a subject is excluded, which changes no
+        # run; a run whose regressors change (events, TR) reruns through its own inputs.
+        regressors=ancient(SIMULATED_REGRESSORS),
         events=f"{SIM_ROOT}/bids/sub-{{subject}}/ses-{{session}}/func/sub-{{subject}}_ses-{{session}}_task-{DATA['task']}_events.tsv",
         gains=f"{SIM_ROOT}/truth/imaging_subjects.tsv",
         runs=f"{SIM_ROOT}/truth/runs.tsv",

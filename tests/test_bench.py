@@ -4,8 +4,9 @@ import pandas as pd
 import yaml
 
 from ecgap.bench import (TITLES, demo_config, edited_threshold_config, job_summary,
-                         measured_at, partial_rerun, permutation_share, planning, rerun_jobs,
-                         simulate, simulation_targets, slurm_submissions, stage_of,
+                         measured_at, partial_rerun, per_subject_components,
+                         permutation_share, planning, rerun_jobs, simulate,
+                         simulation_targets, slurm_submissions, stage_of, validated_config,
                          write_summary)
 from ecgap.resources import as_yaml, benchmark_table, suggest
 
@@ -23,6 +24,16 @@ def test_a_paper_scale_run_through_the_slurm_profile_submits_at_most_250_jobs():
     row = planning(REPO / "config/paper.yaml", repeats=1).iloc[0]
     assert row["jobs"] > 800
     assert row["slurm_submissions"] <= row["target_submissions"] == 250
+
+
+def test_grouped_jobs_are_one_component_per_subject_when_both_periods_are_analysed():
+    config = validated_config(TINY)
+    assert per_subject_components(config) == 18
+    config["second_level"]["analyses"] = [a for a in config["second_level"]["analyses"]
+                                          if a["delta"] == "delta1"]
+    config["brain_behaviour"]["analyses"] = []
+    config["data"]["exclude_subjects"] = [{"subject": "01", "reason": "r"}]
+    assert per_subject_components(config) == 17 * 2  # Pre + Post1, and Post2 alone
 
 
 def test_submissions_follow_the_profiles_groups(tmp_path):

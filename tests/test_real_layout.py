@@ -223,8 +223,8 @@ def test_every_kind_of_run_leaves_the_inputs_untouched(outside, tmp_path_factory
     marker = time.time()
     deadline = marker + 600
     while time.time() < deadline and proc.poll() is None:
-        if any(p.stat().st_mtime > marker for p in (work / "results/first_level").rglob(
-                "*_stat-effect_statmap.nii.gz")):
+        if _rewritten_since(work / "results/first_level", "*_stat-effect_statmap.nii.gz",
+                            marker):
             break
         time.sleep(0.5)
     assert proc.poll() is None, "the --forceall run finished before it could be killed"
@@ -242,6 +242,18 @@ def test_every_kind_of_run_leaves_the_inputs_untouched(outside, tmp_path_factory
     rerun = run_snakemake(work, "--dry-run", configfile=config)
     assert "Nothing to be done" in rerun.stdout + rerun.stderr
     print(f"full run on the real layout: {full_run_s:.0f} s")
+
+
+def _rewritten_since(folder: Path, pattern: str, since: float) -> bool:
+    """Whether a file matching ``pattern`` under ``folder`` changed after ``since`` (a
+    running Snakemake may delete one between listing and reading it)."""
+    for path in folder.rglob(pattern):
+        try:
+            if path.stat().st_mtime > since:
+                return True
+        except FileNotFoundError:
+            continue
+    return False
 
 
 def _check_results(work: Path) -> None:

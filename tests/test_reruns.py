@@ -76,6 +76,15 @@ def test_config_edit_reruns_exactly_its_dependents(tiny_run, tmp_path, key, valu
     assert planned_jobs(tiny_run, edited_config(tmp_path, key, value)) == expected
 
 
+def test_excluding_a_subject_reruns_no_per_run_job(tiny_run, tmp_path):
+    config = edited_config(tmp_path, "data.exclude_subjects",
+                           [{"subject": "03", "reason": "withdrew consent"}])
+    planned = planned_jobs(tiny_run, config)
+    assert "simulate_regressors" in planned and "ingest_behaviour" in planned
+    assert not {"simulate_run", "ingest_run", "preprocess_run", "first_level",
+                "change_maps"} & set(planned), planned
+
+
 def test_dropping_an_analysis_reruns_only_what_lists_the_analyses(tiny_run, tmp_path):
     config = yaml.safe_load(TINY.read_text())
     config["second_level"]["analyses"] = [a for a in config["second_level"]["analyses"]

@@ -17,8 +17,10 @@ one step after the other:
   permutations (``--engine nilearn``) or ecgap's (``--engine ecgap``), or both in turn
   on the same first level (``--engine nilearn ecgap``; their maps go to ``out/<engine>``).
 
-So the two engines give the same maps, and the workflow's advantage over either is
-measured on the same computation. One run per session, as the simulated study has.
+The workflow's advantage over either is measured on the same computation (with
+``--n-jobs 1`` nilearn draws ecgap's permutations and the maps are equal; with more jobs
+it draws others, as many). Scope: the layout of ecgap's simulated study (one run per
+session, every session present, fMRIPrep's ``std_dvars`` column).
 
     python -m ecgap.baseline --root results/simulated --config config.yaml --out naive/
 """
@@ -37,10 +39,15 @@ import yaml
 from nilearn.glm.first_level import FirstLevelModel
 from nilearn.interfaces.fmriprep import load_confounds
 
-from ecgap.brain_behaviour import regression_design
+from ecgap.brain_behaviour import behaviour_score, regression_design
 from ecgap.design import GROUP_CONTRASTS, SLOPE_CONTRASTS, SOVT_CONTRASTS, delta_sessions
+from ecgap.ingest import slice_time_reference
 from ecgap.second_level import (Inference, analyse_contrasts, contrast_vector, group_design,
                                 group_mask, load_aal3)
+
+
+#: The second_level settings every group-level analysis passes to its inference.
+INFERENCE_KEYS = ("n_permutations", "cluster_forming_p", "alpha", "seed", "connectivity")
 
 
 def save_float32(img: nib.Nifti1Image, path: Path) -> None:
@@ -78,10 +85,10 @@ def fit_run(func: Path, stem: str, events: pd.DataFrame, config: dict,
     fd = pd.read_csv(func / f"{stem}_desc-confounds_timeseries.tsv", sep="\t",
                      na_values=["n/a"])["framewise_displacement"]
     excluded = fd.mean() > pre["max_mean_fd"] or scrubbed > pre["max_scrubbed_fraction"]
-    tr = json.loads(bold.with_name(bold.name.replace(".nii.gz", ".json")).read_text())[
-        "RepetitionTime"]
+    sidecar = json.loads(bold.with_name(bold.name.replace(".nii.gz", ".json")).read_text())
+    tr = sidecar["RepetitionTime"]
     model = FirstLevelModel(
-        t_r=tr, hrf_model=fl["hrf_model"],
+        t_r=tr, slice_time_ref=slice_time_reference(sidecar, tr), hrf_model=fl["hrf_model"],
         drift_model="cosine" if fl["drift_model"] == "cosine" else None,
         high_pass=fl["high_pass"], noise_model=fl["noise_model"],
         smoothing_fwhm=fl["smoothing_fwhm"] or None, mask_img=str(mask),
@@ -100,10 +107,11 @@ def fit_run(func: Path, stem: str, events: pd.DataFrame, config: dict,
 def first_level(root: Path, config: dict, subjects: list[str], out: Path
                 ) -> tuple[dict, set, dict, pd.DataFrame]:
     """Every run's effect maps (written to ``out``), the excluded (subject, session)
-    pairs, the kept runs' masks per subject and each session's mean video ratings."""
+    pairs, the kept runs' masks per subject and every video's ratings (one row each)."""
     data = config["data"]
     effects, excluded, masks, ratings = {}, set(), {}, []
     columns = data["ratings"]  # measure -> events column
+    video_types = {data["events"]["he"]: "HE", data["events"]["le"]: "LE"}
     for subject in subjects:
         masks[subject] = []
         for session in data["sessions"]:
@@ -119,16 +127,15 @@ def first_level(root: Path, config: dict, subjects: list[str], out: Path
                 excluded.add((subject, session))
             else:
                 masks[subject].append(mask)
-            # The mean of the HE and of the LE videos' mean ratings, as the workflow's.
-            videos = events[events["trial_type"].isin([data["events"]["he"],
-                                                       data["events"]["le"]])]
-            values = videos[list(columns.values())].astype(float)
-            means = values.groupby(videos["trial_type"]).mean().mean()
-            ratings.append({"subject": subject, "session": session,
-                            **{measure: means[column] for measure, column in columns.items()}})
+            videos = events[events["trial_type"].isin(list(video_types))]
+            ratings.append(pd.DataFrame({
+                "subject": subject, "session": session,
+                "video_type": videos["trial_type"].map(video_types).to_numpy(),
+                **{measure: videos[column].astype(float).to_numpy()
+                   for measure, column in columns.items()}}))
             affine = img.affine
     effects["affine"] = affine
-    return effects, excluded, masks, pd.DataFrame(ratings).set_index(["subject", "session"])
+    return effects, excluded, masks, pd.concat(ratings, ignore_index=True)
 
 
 def change_maps(effects: dict, excluded: set, delta: str, contrast: str, sessions: list[str],
@@ -142,9 +149,9 @@ def change_maps(effects: dict, excluded: set, delta: str, contrast: str, session
 
 
 def group_analyses(config: dict, participants: pd.DataFrame, effects: dict, excluded: set,
-                    ratings: pd.DataFrame) -> dict[str, tuple[list, pd.DataFrame, dict]]:
-    """Each group analysis and brain-behaviour regression: its change maps, design and
-    contrasts, built as the workflow's rules build them."""
+                    ratings: pd.DataFrame) -> dict[str, tuple[list, pd.DataFrame, dict, dict]]:
+    """Each group analysis and brain-behaviour regression: its change maps, design,
+    contrasts and own inference settings, built as the workflow's rules build them."""
     data, bb = config["data"], config["brain_behaviour"]
     subjects = list(participants["subject"])
     people = participants.set_index("subject", drop=False)
@@ -154,29 +161,24 @@ def group_analyses(config: dict, participants: pd.DataFrame, effects: dict, excl
                                  data["sessions"], subjects)
         rows = people.loc[kept].dropna(subset=data["covariates"])
         maps = [m for s, m in zip(kept, maps) if s in set(rows["subject"])]
-        design = group_design(rows, data["covariates"], tuple(data["groups"]))
+        design = group_design(rows, data["covariates"])
+        own = {k: analysis[k] for k in ("cluster_forming_p",) if k in analysis}
         out[analysis["name"]] = (maps, design, {
-            name: contrast_vector(design, dict(zip(data["groups"], weights)))
-            for name, weights in GROUP_CONTRASTS.items()})
+            name: contrast_vector(design, {"affect": w_affect, "memory": w_memory})
+            for name, (w_affect, w_memory) in GROUP_CONTRASTS.items()}, own)
     covariates = data["covariates"] if bb["covariates"] is None else bb["covariates"]
     members = list(people.loc[people["role"] == bb["group"], "subject"])
     for analysis in bb["analyses"]:
         kept, maps = change_maps(effects, excluded, analysis["delta"], analysis["contrast"],
                                  data["sessions"], members)
         rows = people.loc[kept].dropna(subset=covariates)
-        score = analysis["score"]
-        if score["measure"] in ratings.columns:
-            before, after = delta_sessions(score["delta"], data["sessions"])
-            values = (ratings.xs(after, level="session")[score["measure"]]
-                      - ratings.xs(before, level="session")[score["measure"]])
-        else:
-            values = people[score["measure"]].astype(float)
-        rows = rows[values.reindex(rows["subject"]).notna().to_numpy()]
+        score = behaviour_score(analysis["score"], ratings, participants, data["sessions"])
+        rows = rows[score.reindex(rows["subject"]).notna().to_numpy()]
         maps = [m for s, m in zip(kept, maps) if s in set(rows["subject"])]
-        design = regression_design(rows, values.rename(score["measure"]), covariates)
+        design = regression_design(rows, score, covariates)
         out[analysis["name"]] = (maps, design, {
             name: contrast_vector(design, {"score": sign})
-            for name, sign in SLOPE_CONTRASTS.items()})
+            for name, sign in SLOPE_CONTRASTS.items()}, {})
     return out
 
 
@@ -196,8 +198,10 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit("the naive script has no parametric modulation")
     args.out.mkdir(parents=True, exist_ok=True)
     participants = pd.read_csv(args.root / "bids/participants.tsv", sep="\t",
-                               na_values=["n/a"])
+                               na_values=["n/a"], dtype={"participant_id": str, "group": str})
     participants["subject"] = participants["participant_id"].str[4:]
+    left_out = {e["subject"] for e in data["exclude_subjects"]}
+    participants = participants[~participants["subject"].isin(left_out)]
     roles = {label: role for role, label in data["groups"].items()}
     participants["role"] = participants["group"].map(roles)
     start = time.perf_counter()
@@ -209,13 +213,11 @@ def main(argv: list[str] | None = None) -> None:
     analyses = group_analyses(config, participants, effects, excluded, ratings)
     atlas = load_aal3()
     for engine in args.engine:
-        settings = Inference(n_permutations=group["n_permutations"],
-                             cluster_forming_p=group["cluster_forming_p"],
-                             alpha=group["alpha"], seed=group["seed"], n_jobs=args.n_jobs,
-                             engine=engine, connectivity=group["connectivity"])
         folder = args.out / engine
         folder.mkdir(exist_ok=True)
-        for name, (maps, design, contrasts) in analyses.items():
+        for name, (maps, design, contrasts, own) in analyses.items():
+            settings = Inference(**{**{k: group[k] for k in INFERENCE_KEYS}, **own},
+                                 n_jobs=args.n_jobs, engine=engine)
             results = analyse_contrasts(maps, design, contrasts, mask, settings, atlas)
             for contrast, result in results.items():
                 for stat in ("t", "z", "logpFWEsize"):

@@ -31,6 +31,7 @@ import pandas as pd
 import yaml
 
 from ecgap.bids import Layout, canonical_run_paths
+from ecgap.design import delta_sessions
 from ecgap.io import write_text, write_tsv
 from ecgap.provenance import commit, machine
 from ecgap.resources import benchmark_table
@@ -126,15 +127,17 @@ def planning(config: Path, repeats: int = 3) -> pd.DataFrame:
                                  capture_output=True, text=True, check=True).stdout
             times.append(time.perf_counter() - start)
     jobs = job_table(out)
-    subjects = len(study_from_config(_validated(config)).subjects)
-    return pd.DataFrame([{"config": str(config), "jobs": sum(jobs.values()),
+    components = per_subject_components(validated_config(config))
+    name = Path(config).resolve()
+    return pd.DataFrame([{"config": str(name.relative_to(REPO) if name.is_relative_to(REPO)
+                                        else name), "jobs": sum(jobs.values()),
                           "median_s": round(float(np.median(times)), 2),
                           "runs": repeats, "target_s": 10,
-                          "slurm_submissions": slurm_submissions(jobs, subjects),
+                          "slurm_submissions": slurm_submissions(jobs, components),
                           "target_submissions": 250}])
 
 
-def _validated(configfile: Path) -> dict:
+def validated_config(configfile: Path) -> dict:
     """The config a run with ``--configfile configfile`` sees: config/config.yaml updated
     with it (as Snakemake merges them), validated with defaults."""
     from snakemake.utils import update_config
@@ -153,19 +156,40 @@ def job_table(dry_run: str) -> dict[str, int]:
             if line.strip()}
 
 
-def slurm_submissions(jobs: dict[str, int], n_subjects: int,
+def slurm_submissions(jobs: dict[str, int], components: int,
                       profile: Path = SLURM_PROFILE) -> int:
-    """sbatch jobs of a run through the SLURM ``profile``: one per job of an ungrouped rule
-    and one per group-components subjects for the grouped rules (a subject's jobs are one
-    connected component through its change maps); the target-only `all` job runs locally.
-    """
+    """sbatch jobs of a run through the SLURM ``profile``: one per job of an ungrouped
+    rule, and for the grouped rules one per group-components connected components of
+    their jobs (``components``, see :func:`per_subject_components`); the target-only
+    `all` job runs locally."""
     settings = yaml.safe_load(profile.read_text())
     grouped = {entry.split("=")[0] for entry in settings.get("groups", [])}
     per_job = dict(entry.split("=") for entry in settings.get("group-components", []))
-    subjects_per_job = int(per_job.get("subject", 1))
+    components_per_job = int(per_job.get("subject", 1))
     ungrouped = sum(n for rule, n in jobs.items() if rule not in grouped | {"all"})
     has_grouped = any(rule in grouped for rule in jobs)
-    return ungrouped + (-(-n_subjects // subjects_per_job) if has_grouped else 0)
+    return ungrouped + (-(-components // components_per_job) if has_grouped else 0)
+
+
+def per_subject_components(config: dict) -> int:
+    """Connected components of the per-run and change-map jobs of a simulated study: per
+    included subject, its sessions as the change periods some analysis uses join them
+    (both periods: one; delta1 only: Pre + Post1, and Post2 alone)."""
+    data = config["data"]
+    excluded = {e["subject"] for e in data["exclude_subjects"]}
+    subjects = [s for s in study_from_config(config).subjects if s not in excluded]
+    root = {session: session for session in data["sessions"]}
+
+    def find(session: str) -> str:
+        while root[session] != session:
+            session = root[session]
+        return session
+
+    analyses = config["second_level"]["analyses"] + config["brain_behaviour"]["analyses"]
+    for delta in {a["delta"] for a in analyses}:
+        first, second = delta_sessions(delta, data["sessions"])
+        root[find(first)] = find(second)
+    return len(subjects) * len({find(session) for session in data["sessions"]})
 
 
 def snakemake(workdir: Path, configfile: Path, *args: str, cores: int = 2) -> dict:
@@ -633,7 +657,7 @@ def main(argv: list[str] | None = None) -> None:
                                          args.threads, args.threshold_p)))
         return
     run_sections(args)
-    print((args.out / "summary.md").read_text())
+    print(args.markdown.read_text())
 
 
 SECTIONS = ("paper", "rerun", "first-level", "demo", "naive", "engines", "planning",
