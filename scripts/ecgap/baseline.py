@@ -42,18 +42,13 @@ from nilearn.interfaces.fmriprep import load_confounds
 from ecgap.brain_behaviour import behaviour_score, regression_design
 from ecgap.design import GROUP_CONTRASTS, SLOPE_CONTRASTS, SOVT_CONTRASTS, delta_sessions
 from ecgap.ingest import slice_time_reference
+from ecgap.io import save_nifti
 from ecgap.second_level import (Inference, analyse_contrasts, contrast_vector, group_design,
                                 group_mask, load_aal3)
 
 
 #: The second_level settings every group-level analysis passes to its inference.
 INFERENCE_KEYS = ("n_permutations", "cluster_forming_p", "alpha", "seed", "connectivity")
-
-
-def save_float32(img: nib.Nifti1Image, path: Path) -> None:
-    """Write a map as float32, as the workflow does."""
-    img.set_data_dtype(np.float32)
-    img.to_filename(str(path))
 
 
 def run_confounds(bold: Path, pre: dict) -> tuple[pd.DataFrame, float]:
@@ -121,7 +116,7 @@ def first_level(root: Path, config: dict, subjects: list[str], out: Path
                                  / f"{stem}_events.tsv", sep="\t", na_values=["n/a"])
             maps, lost, mask = fit_run(func, stem, events, config, data["space"])
             for name, img in maps.items():
-                save_float32(img, out / f"{stem}_contrast-{name}_effect.nii.gz")
+                save_nifti(img, out / f"{stem}_contrast-{name}_effect.nii.gz", dtype=np.float32)
                 effects[subject, session, name] = np.asarray(img.dataobj, dtype=np.float32)
             if lost:
                 excluded.add((subject, session))
@@ -221,7 +216,8 @@ def main(argv: list[str] | None = None) -> None:
             results = analyse_contrasts(maps, design, contrasts, mask, settings, atlas)
             for contrast, result in results.items():
                 for stat in ("t", "z", "logpFWEsize"):
-                    save_float32(result.images[stat], folder / f"{name}_{contrast}_{stat}.nii.gz")
+                    save_nifti(result.images[stat], folder / f"{name}_{contrast}_{stat}.nii.gz",
+                               dtype=np.float32)
             pd.concat([r.table for r in results.values()]).to_csv(
                 folder / f"{name}_clusters.tsv", sep="\t", index=False)
     total_s = time.perf_counter() - start
