@@ -7,6 +7,7 @@ import numpy as np
 import nibabel as nib
 import pandas as pd
 import pytest
+from scipy.stats import norm
 from nilearn.glm.second_level import non_parametric_inference
 
 from ecgap.second_level import (Inference, cluster_table, cluster_threshold_t,
@@ -229,6 +230,64 @@ def test_recovery_over_seeds_gives_detection_and_off_target_rates():
     assert table.loc[("off_target", "memoryGtAffect", ""), "rate"] == 0
     assert "1 of 6" in headline(table.reset_index())
     assert seed_config(4, 6.0, 1000)["simulate"] == {"seed": 4, "grid_mm": 6.0}
+
+
+def test_region_peak_z_is_read_where_the_planted_effect_peaks_in_the_core():
+    from ecgap.recovery import region_peak_z
+
+    effect = np.zeros((6, 4, 4))
+    effect[1:4, 1, 1] = (0.5, 1.0, 0.5)
+    z = np.arange(effect.size, dtype=float).reshape(effect.shape)
+    core = np.zeros(effect.shape, int)
+    core[1:4, 1, 1] = 1
+    regions = pd.DataFrame({"index": [1, 2], "name": ["aMCC", "pgACC"]})
+    peaks = region_peak_z(z, effect, core, regions)
+    assert peaks["aMCC"] == z[2, 1, 1]  # the planted peak, not the largest z in the core
+    assert np.isnan(peaks["pgACC"])
+
+
+def test_power_from_the_seeds_follows_the_step_model():
+    from ecgap.recovery_runs import detection_threshold, effective_n, power_table
+
+    z = np.array([1.0, 2.0, 2.9, 3.1, 4.0, 5.0])
+    assert detection_threshold(z, z > 3) == pytest.approx((3.0, 0.0))
+    # a hit below a miss: the cuts at 2.45 and 3.55 both make one error; their middle
+    assert detection_threshold(z, np.array([0, 0, 1, 0, 1, 1], bool)) == pytest.approx(
+        (3.0, 1 / 6))
+    rng = np.random.default_rng(0)
+    rows = []
+    for region, mu in (("aMCC", 4.0), ("insula_L", 2.0)):
+        peak = mu + rng.standard_normal(400)
+        rows += [{"analysis": "empathyHELE", "contrast": "affectGtMemory", "region": region,
+                  "expected": True, "peak_z": v, "detected": v > 3.0} for v in peak]
+    rows.append({**rows[0], "expected": False, "peak_z": 9.0, "detected": False})
+    table, curve = power_table(pd.DataFrame(rows), (16, 12))
+    assert curve.misclassified == 0 and curve.spread == 0  # a clean step
+    u = curve.threshold
+    assert u == pytest.approx(3.0, abs=0.05)
+    table = table.set_index("region")
+    assert table.loc["aMCC", "seeds"] == 400  # the unexpected row is left out
+    for region in ("aMCC", "insula_L"):
+        assert table.loc[region, "predicted_rate"] == pytest.approx(
+            table.loc[region, "rate"], abs=0.05)
+    # insula: mu = 2 needs mu sqrt(s) = 3 + 0.84, s = 3.69: 59 + 45 subjects
+    assert table.loc["insula_L", "n_affect_for_power"] == pytest.approx(16 * 3.69, abs=3)
+    assert table.loc["insula_L", "n_memory_for_power"] == pytest.approx(12 * 3.69, abs=3)
+    scale = effective_n(25, 28) / effective_n(16, 12)
+    assert table.loc["insula_L", "predicted_rate_paper_n"] == pytest.approx(
+        norm.sf(u - table.loc["insula_L", "mean_peak_z"] * np.sqrt(scale)))
+
+
+def test_a_noisy_detection_curve_is_fitted_and_widens_the_prediction():
+    from ecgap.recovery_runs import detection_curve
+
+    rng = np.random.default_rng(1)
+    z = rng.uniform(1, 7, 4000)
+    detected = rng.uniform(size=z.size) < norm.cdf((z - 4.0) / 0.8)
+    curve = detection_curve(z, detected)
+    assert curve.threshold == pytest.approx(4.0, abs=0.1)
+    assert curve.spread == pytest.approx(0.8, abs=0.1)
+    assert 0.05 < curve.misclassified < 0.2
 
 
 def test_change_map_is_the_later_session_minus_the_earlier_in_float32():

@@ -21,12 +21,22 @@ import argparse
 import shutil
 import time
 from pathlib import Path
+from typing import NamedTuple
 
+import nibabel as nib
+import numpy as np
 import pandas as pd
 import yaml
+from scipy.stats import norm
 
-from ecgap.bench import snakemake
+from ecgap.bench import REPO, snakemake, validated_config
+from ecgap.io import read_tsv
+from ecgap.names import entities_of
 from ecgap.provenance import write_table
+from ecgap.recovery import peak_z_table
+
+#: The paper's sample (Klimecki et al., 2014): affect and memory group sizes.
+PAPER_GROUPS = (25, 28)
 
 TARGETS = ("results/second_level/truth_recovery.tsv",
            "results/second_level/truth_recovery_regions.tsv")
@@ -49,9 +59,10 @@ def keep_maps(workdir: Path, done: Path) -> None:
             shutil.copy(path, maps / path.name)
 
 
-def run_seed(seed: int, grid_mm: float, permutations: int, cache: Path,
-             cores: int) -> tuple[pd.DataFrame, pd.DataFrame, float]:
-    """(summary, per-region) recovery tables and wall seconds of one seed's run.
+def run_seed(seed: int, grid_mm: float, permutations: int, cache: Path, cores: int,
+             analyses: dict) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+    """(summary, per-region) recovery tables and wall seconds of one seed's run; the
+    per-region table has the group z at each region's peak (``peak_z``).
 
     Each seed's tables are kept in ``cache`` (keyed by seed, grid and permutations), so
     an interrupted ``make recovery`` resumes and a larger SEEDS only runs the new seeds.
@@ -70,8 +81,104 @@ def run_seed(seed: int, grid_mm: float, permutations: int, cache: Path,
         keep_maps(workdir, done)
         (done / "wall_s.txt").write_text(f"{result['wall_s']}\n")
         shutil.rmtree(workdir)
-    tables = [pd.read_csv(done / Path(t).name, sep="\t").assign(seed=seed) for t in TARGETS]
-    return tables[0], tables[1], float((done / "wall_s.txt").read_text())
+    summary, per_region = (pd.read_csv(done / Path(t).name, sep="\t").assign(seed=seed)
+                           for t in TARGETS)
+    per_region = per_region.merge(kept_peak_z(done, analyses),
+                                  on=["analysis", "contrast", "region"], how="left")
+    return summary, per_region, float((done / "wall_s.txt").read_text())
+
+
+def kept_peak_z(done: Path, analyses: dict) -> pd.DataFrame:
+    """The group z at every planted region's peak, from the maps :func:`keep_maps` kept."""
+    maps = done / "maps"
+    z_maps = {(entities_of(p)["desc"], entities_of(p)["contrast"]): str(p)
+              for p in sorted(maps.glob("*_stat-z_*statmap.nii.gz"))}
+    truth = {entities_of(p)["desc"]: nib.load(p)
+             for p in maps.glob("space-*_stat-effect_*statmap.nii.gz")}
+    core = nib.load(next(maps.glob("space-*_desc-regions_dseg.nii.gz")))
+    regions = read_tsv(next(maps.glob("space-*_desc-regions_dseg.tsv")))
+    return peak_z_table(z_maps, analyses, truth, core, regions)
+
+
+class DetectionCurve(NamedTuple):
+    """P(a planted region is detected | its peak z) = Phi((z - threshold) / spread)."""
+
+    threshold: float
+    spread: float
+    misclassified: float  #: share of the rows the step at the threshold gets wrong
+
+
+def detection_threshold(peak_z: np.ndarray, detected: np.ndarray) -> tuple[float, float]:
+    """The peak z that best separates detected from missed regions (fewest rows on the
+    wrong side; the middle of the best cut points), and the share of rows it puts on
+    the wrong side.
+
+    Detection is cluster-level, but a region is found when its peak z is high enough:
+    a step at this threshold is the model the power estimate extrapolates with.
+    """
+    z = np.sort(peak_z)
+    cuts = np.concatenate([[z[0] - 1], (z[1:] + z[:-1]) / 2, [z[-1] + 1]])
+    errors = np.array([np.sum((peak_z > c) != detected) for c in cuts])
+    best = cuts[errors == errors.min()]
+    return float((best.min() + best.max()) / 2), float(errors.min() / len(peak_z))
+
+
+def effective_n(n_affect: float, n_memory: float) -> float:
+    """The two-sample effective size n1 n2 / (n1 + n2): the noncentrality of a group
+    difference grows with its square root."""
+    return n_affect * n_memory / (n_affect + n_memory)
+
+
+def detection_curve(peak_z: np.ndarray, detected: np.ndarray) -> DetectionCurve:
+    """Probit fit of detection on the peak z: P(detected | z) = Phi((z - u) / spread).
+
+    Detection is cluster-level, so the peak z predicts it only roughly (a small cluster
+    at the brain's edge can be missed at a high peak). Where the seeds separate detected
+    from missed rows perfectly, the curve is the step at :func:`detection_threshold`.
+    """
+    import statsmodels.api as sm
+
+    step, misclassified = detection_threshold(peak_z, detected)
+    if misclassified == 0:
+        return DetectionCurve(step, 0.0, 0.0)
+    fit = sm.Probit(detected.astype(float), sm.add_constant(peak_z)).fit(disp=0)
+    intercept, slope = fit.params
+    if slope <= 0:  # detection does not rise with z: nothing to extrapolate with
+        raise ValueError(f"detection does not increase with the peak z (slope {slope:.3g})")
+    return DetectionCurve(-intercept / slope, 1 / slope, misclassified)
+
+
+def power_table(regions: pd.DataFrame, groups: tuple[int, int], power: float = 0.8,
+                ) -> tuple[pd.DataFrame, DetectionCurve]:
+    """Per expected (analysis, direction, region): detection rate, mean and sd of the
+    peak z over seeds, the detection rate the curve predicts at this sample and at the
+    paper's, and the group sizes (in this study's ratio) it predicts detect the region
+    in ``power`` of studies; and the :func:`detection_curve` of all rows.
+
+    The peak z over seeds is ~N(mu, 1) and mu grows with the square root of the
+    effective n: scaling both groups by s gives mu sqrt(s), and detection
+    Phi((mu sqrt(s) - u) / sqrt(1 + spread^2)).
+    """
+    expected = regions[regions["expected"].astype(bool)].dropna(subset=["peak_z"])
+    curve = detection_curve(expected["peak_z"].to_numpy(),
+                            expected["detected"].astype(bool).to_numpy())
+    keys = ["analysis", "contrast", "region"]
+    table = (expected.groupby(keys, sort=False)
+             .agg(seeds=("detected", "size"), rate=("detected", "mean"),
+                  mean_peak_z=("peak_z", "mean"), sd_peak_z=("peak_z", "std"))
+             .reset_index())
+    mu = table["mean_peak_z"].to_numpy()
+    width = np.sqrt(1 + curve.spread ** 2)
+    paper_scale = effective_n(*PAPER_GROUPS) / effective_n(*groups)
+    table["predicted_rate"] = norm.sf((curve.threshold - mu) / width)
+    table["predicted_rate_paper_n"] = norm.sf((curve.threshold - mu * np.sqrt(paper_scale))
+                                              / width)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.where(mu > 0, ((curve.threshold + norm.ppf(power) * width) / mu) ** 2,
+                         np.inf)
+    for column, n in zip(("n_affect_for_power", "n_memory_for_power"), groups):
+        table[column] = np.where(np.isfinite(scale), np.ceil(n * scale), np.nan)
+    return table, curve
 
 
 def aggregate(summaries: pd.DataFrame, regions: pd.DataFrame) -> pd.DataFrame:
@@ -103,6 +210,22 @@ def headline(table: pd.DataFrame) -> str:
               f"({off['hits'].sum() / max(off['seeds'].sum(), 1):.1%})")
 
 
+def power_headline(power: pd.DataFrame, curve: DetectionCurve,
+                   groups: tuple[int, int]) -> str:
+    """The detection curve and, per planted region, its best analysis' predicted sample."""
+    best = power.loc[power.groupby("region", sort=False)["mean_peak_z"].idxmax()]
+    return (f"P(detected | peak z) = Phi((z - {curve.threshold:.2f}) / {curve.spread:.2f}) "
+            f"(probit fit to the seeds' detections of the expected regions; the step at "
+            f"{curve.threshold:.2f} puts {curve.misclassified:.0%} of them on the wrong "
+            f"side); per planted region, the analysis with the "
+            f"highest mean peak z, its detection rate at {groups[0]} + {groups[1]} subjects "
+            f"(observed / predicted), predicted at the paper's {PAPER_GROUPS[0]} + "
+            f"{PAPER_GROUPS[1]}, and the affect + memory group sizes for 80 % detection: "
+            + "; ".join(f"{r.region} {r.analysis} {r.rate:.0%} / {r.predicted_rate:.0%}, "
+                        f"{r.predicted_rate_paper_n:.0%}, {r.n_affect_for_power:.0f} + "
+                        f"{r.n_memory_for_power:.0f}" for r in best.itertuples()))
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seeds", type=int, default=10)
@@ -112,12 +235,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--cache", default="results/validation/recovery")
     parser.add_argument("--out", default="docs/validation/recovery.tsv")
+    parser.add_argument("--power-out", default="docs/validation/recovery_power.tsv")
     args = parser.parse_args(argv)
     start = time.perf_counter()
+    config = validated_config(REPO / "config/config.yaml")
+    analyses = {a["name"]: a for a in config["second_level"]["analyses"]}
+    groups = (config["simulate"]["n_affect"], config["simulate"]["n_memory"])
     summaries, regions, walls = [], [], []
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         summary, per_region, wall = run_seed(seed, args.grid_mm, args.permutations,
-                                             Path(args.cache).resolve(), args.cores)
+                                             Path(args.cache).resolve(), args.cores,
+                                             analyses)
         summaries.append(summary)
         regions.append(per_region)
         walls.append(wall)
@@ -132,6 +260,12 @@ def main(argv: list[str] | None = None) -> None:
     write_table(table, args.out, description)
     print(description)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    power, curve = power_table(pd.concat(regions), groups)
+    power_line = power_headline(power, curve, groups)
+    write_table(power, args.power_out,
+                f"Power of the truth recovery ({args.seeds} seeds of {args.out}): {power_line}")
+    print(power_line)
+    print(power.to_string(index=False, float_format=lambda v: f"{v:.2f}"))
 
 
 if __name__ == "__main__":
