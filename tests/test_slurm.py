@@ -1,9 +1,9 @@
 """The workflow on a real (single-node, localhost) SLURM cluster through profiles/slurm.
 
-One subject's per-run jobs and the group level of the tiny run are forced to rerun
-through sbatch: the jobs must appear in slurmctld's log and in the plugin's per-job logs,
-and the outputs must equal the local run's. Required in CI (CI=true); elsewhere skipped,
-with the reason, when SLURM is not installed and cannot be (not root, no apt-get).
+The group level of the tiny run is forced to rerun through sbatch: the jobs must appear in
+slurmctld's log and in the plugin's per-job logs, and the outputs must equal the local
+run's. Required in CI (CI=true); elsewhere skipped, with the reason, when SLURM is not
+installed and cannot be (not root, no apt-get).
 """
 
 from __future__ import annotations
@@ -52,57 +52,26 @@ def _targets() -> list[str]:
             + [f"results/brain_behaviour/{b}/clusters.tsv" for b in BRAIN_BEHAVIOUR])
 
 
-def test_a_subject_and_the_group_level_through_slurm_equal_the_local_run(tiny_run, slurm,
-                                                                        tmp_path):
-    """One run through the SLURM profile (one cluster run: the suite's slowest part):
-
-    - one subject's simulation is forced: profiles/slurm groups its simulation, ingest,
-      preprocessing, first-level and change-map jobs (14 here) into one sbatch job;
-    - the group analyses and brain-behaviour regressions are forced: one sbatch job each.
-
-    The plugin's per-job logs name the rules, and every map and table equals the local
-    run's.
-    """
+def test_group_level_through_slurm_equals_the_local_run(tiny_run, slurm, tmp_path):
     work = tmp_path / "work"
     shutil.copytree(tiny_run, work, symlinks=True)
-    subject = "01"
-    changes = Path("results/second_level/changes") / f"sub-{subject}"
-    change_maps = sorted(str(p.relative_to(tiny_run))
-                         for p in (tiny_run / changes).glob("*.nii.gz"))
-    assert len(change_maps) == 2 * 4  # two change periods, four contrasts
-    simulated = sorted(str(p.relative_to(tiny_run)) for p in
-                       (tiny_run / "results/simulated/derivatives/fmriprep").glob(
-                           f"sub-{subject}/ses-*/func/*_desc-preproc_bold.nii.gz"))
-    assert len(simulated) == 3
     before = slurm.submitted_jobs()
     cmd = [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "-d", str(work),
            "--profile", str(REPO / "profiles/slurm"), "--configfile", str(TINY),
            "--slurm-status-command", "squeue", "--slurm-logdir", str(work / "slurm_logs"),
            "--slurm-keep-successful-logs", "--retries", "0",  # so the count is exact
-           "--jobs", "4",
-           "--cores", "2",  # the test cluster's node has 2 CPUs: stack the 3 sessions
-           *change_maps, *_targets(),
-           "--forcerun", *simulated, "second_level", "brain_behaviour"]
+           "--jobs", "4", *_targets(), "--forcerun", "second_level", "brain_behaviour"]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=work, env=slurm.env,
                           timeout=1800)
     assert proc.returncode == 0, (proc.stdout[-3000:] + proc.stderr[-5000:]
                                   + slurm.log_tail())
-    # The targets are the group tables: the figures and report downstream would add only
-    # local polling time.
     submitted = slurm.submitted_jobs() - before
-    assert submitted == 1 + len(ANALYSES) + len(BRAIN_BEHAVIOUR), submitted
+    # One sbatch job per group analysis and brain-behaviour regression (the targets are
+    # their tables: the figures and report downstream add only local polling time).
+    assert submitted == len(ANALYSES) + len(BRAIN_BEHAVIOUR), submitted
     job_logs = {p.relative_to(work / "slurm_logs").parts[0]
                 for p in (work / "slurm_logs").rglob("*.log")}
     assert {"rule_second_level", "rule_brain_behaviour"} <= job_logs, job_logs
-    for rule, per_subject in (("simulate_run", 3), ("first_level", 3), ("change_maps", 2)):
-        logs = work / "results/logs" / rule
-        rerun = [p for p in logs.glob("sub-*.log") if p.stat().st_mtime
-                 > (tiny_run / "results/logs" / rule / p.name).stat().st_mtime]
-        assert sorted({p.name[4:6] for p in rerun}) == [subject], (rule, rerun)
-        assert len(rerun) == per_subject, (rule, rerun)
-    for target in change_maps:
-        np.testing.assert_array_equal(np.asarray(nib.load(work / target).dataobj),
-                                      np.asarray(nib.load(tiny_run / target).dataobj))
     for analysis in ANALYSES:
         folder = Path("results/second_level") / analysis
         _tables_equal(tiny_run / folder / "clusters.tsv", work / folder / "clusters.tsv")
@@ -114,7 +83,39 @@ def test_a_subject_and_the_group_level_through_slurm_equal_the_local_run(tiny_ru
         table = Path("results/brain_behaviour") / name / "clusters.tsv"
         _tables_equal(tiny_run / table, work / table)
     # The forced jobs are complete: a dry run of the same targets has nothing to do.
-    dry = cmd[:cmd.index("--forcerun")] + ["--dry-run"]
-    check = subprocess.run(dry, capture_output=True, text=True, cwd=work, env=slurm.env,
-                           timeout=600)
+    check = subprocess.run(cmd[:-3] + ["--dry-run"], capture_output=True, text=True, cwd=work,
+                           env=slurm.env, timeout=600)
     assert "Nothing to be done" in check.stdout + check.stderr
+
+
+def test_a_subjects_per_run_jobs_are_one_submission(tiny_run, slurm, tmp_path):
+    """profiles/slurm groups each subject's simulation, ingest, preprocessing, first-level
+    and change-map jobs (14 here) into one sbatch job, and they give the local run's maps."""
+    work = tmp_path / "work"
+    shutil.copytree(tiny_run, work, symlinks=True)
+    subjects = ("01",)
+    changes = tiny_run / "results/second_level/changes"
+    targets = sorted(str(p.relative_to(tiny_run)) for s in subjects
+                     for p in (changes / f"sub-{s}").glob("*.nii.gz"))
+    assert len(targets) == 2 * 4  # two change periods, four contrasts
+    before = slurm.submitted_jobs()
+    cmd = [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "-d", str(work),
+           "--profile", str(REPO / "profiles/slurm"), "--configfile", str(TINY),
+           "--slurm-status-command", "squeue", "--slurm-logdir", str(work / "slurm_logs"),
+           "--retries", "0", "--jobs", "4",
+           "--cores", "2",  # the test cluster's node has 2 CPUs: stack the 3 sessions
+           *targets, "--forcerun", "simulate_run"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=work, env=slurm.env,
+                          timeout=1800)
+    assert proc.returncode == 0, (proc.stdout[-3000:] + proc.stderr[-5000:]
+                                  + slurm.log_tail())
+    assert slurm.submitted_jobs() - before == len(subjects)
+    for rule, per_subject in (("simulate_run", 3), ("first_level", 3), ("change_maps", 2)):
+        logs = work / "results/logs" / rule
+        rerun = [p for p in logs.glob("sub-*.log") if p.stat().st_mtime
+                 > (tiny_run / "results/logs" / rule / p.name).stat().st_mtime]
+        assert sorted({p.name[4:6] for p in rerun}) == list(subjects), (rule, rerun)
+        assert len(rerun) == per_subject * len(subjects), (rule, rerun)
+    for target in targets:
+        np.testing.assert_array_equal(np.asarray(nib.load(work / target).dataobj),
+                                      np.asarray(nib.load(tiny_run / target).dataobj))
