@@ -91,6 +91,13 @@ def _on_grid(img: nib.Nifti1Image, like: nib.Nifti1Image, interpolation: str) ->
                                       force_resample=True, copy_header=True).dataobj)
 
 
+def _truth_on_grid(img: nib.Nifti1Image, truth_maps: Mapping[str, nib.Nifti1Image],
+                   *label_imgs: nib.Nifti1Image) -> tuple:
+    """The planted maps (continuous) and label images (nearest) on the grid of ``img``."""
+    return ({k: _on_grid(v, img, "continuous") for k, v in truth_maps.items()},
+            *(_on_grid(label, img, "nearest") for label in label_imgs))
+
+
 def recovery_tables(fwe_maps: Mapping[tuple[str, str], str], analyses: Mapping[str, Mapping],
                     truth_maps: Mapping[str, nib.Nifti1Image], core_img: nib.Nifti1Image,
                     support_img: nib.Nifti1Image, regions: pd.DataFrame,
@@ -106,9 +113,7 @@ def recovery_tables(fwe_maps: Mapping[tuple[str, str], str], analyses: Mapping[s
     grid = None
     for (name, contrast), path in fwe_maps.items():
         img = nib.load(path)
-        if grid is None:
-            grid = ({k: _on_grid(v, img, "continuous") for k, v in truth_maps.items()},
-                    _on_grid(core_img, img, "nearest"), _on_grid(support_img, img, "nearest"))
+        grid = grid or _truth_on_grid(img, truth_maps, core_img, support_img)
         truth, core_labels, support_labels = grid
         analysis = analyses[name]
         key = {"analysis": name, "delta": analysis["delta"],
@@ -159,9 +164,7 @@ def peak_z_table(z_maps: Mapping[tuple[str, str], str], analyses: Mapping[str, M
     rows, grid = [], None
     for (name, contrast), path in z_maps.items():
         img = nib.load(path)
-        if grid is None:
-            grid = ({k: _on_grid(v, img, "continuous") for k, v in truth_maps.items()},
-                    _on_grid(core_img, img, "nearest"))
+        grid = grid or _truth_on_grid(img, truth_maps, core_img)
         truth, core_labels = grid
         analysis = analyses[name]
         effect = planted_effect(truth, analysis["delta"], analysis["contrast"], contrast)

@@ -31,6 +31,7 @@ from typing import NamedTuple
 import nibabel as nib
 import numpy as np
 import pandas as pd
+import statsmodels.api as sm
 import yaml
 from scipy.stats import norm
 
@@ -118,8 +119,8 @@ def detection_threshold(peak_z: np.ndarray, detected: np.ndarray) -> tuple[float
     wrong side; the middle of the best cut points), and the share of rows it puts on
     the wrong side.
 
-    Detection is cluster-level, but a region is found when its peak z is high enough:
-    a step at this threshold is the model the power estimate extrapolates with.
+    The limit of :func:`detection_curve` when the seeds separate detected from missed
+    rows perfectly.
     """
     z = np.sort(peak_z)
     cuts = np.concatenate([[z[0] - 1], (z[1:] + z[:-1]) / 2, [z[-1] + 1]])
@@ -141,8 +142,6 @@ def detection_curve(peak_z: np.ndarray, detected: np.ndarray) -> DetectionCurve:
     at the brain's edge can be missed at a high peak). Where the seeds separate detected
     from missed rows perfectly, the curve is the step at :func:`detection_threshold`.
     """
-    import statsmodels.api as sm
-
     step, misclassified = detection_threshold(peak_z, detected)
     if misclassified == 0:
         return DetectionCurve(step, 0.0, 0.0)
