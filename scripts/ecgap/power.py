@@ -25,8 +25,10 @@ from ecgap.simulate_behaviour import (BehaviourParams, study_from_config,
                                       write_behaviour_dataset)
 
 
-def one_study(config: dict, seed: int, workdir: Path) -> pd.DataFrame:
-    """Simulate and analyse one study's behaviour; return its paper comparison."""
+def study_tables(config: dict, seed: int, workdir: Path) -> dict[str, pd.DataFrame]:
+    """Simulate one study's behaviour under ``workdir`` and analyse it as the workflow
+    does: the ingest tables (participants, ratings, memory), every behavioural table and
+    the paper comparison, by name."""
     study = dataclasses.replace(study_from_config(config), seed=seed)
     data, sim = config["data"], config["simulate"]
     root = workdir / f"seed-{seed}"
@@ -43,7 +45,13 @@ def one_study(config: dict, seed: int, workdir: Path) -> pd.DataFrame:
     tables = all_tables(ratings, participants, memory, data["sessions"], data["covariates"],
                         beh["center_covariates"], data["memory"]["scores"],
                         beh["practice_column"])
-    return compare_with_paper(tables, beh["alpha"]).assign(seed=seed)
+    return {"participants": participants, "ratings": ratings, "memory": memory, **tables,
+            "paper_comparison": compare_with_paper(tables, beh["alpha"])}
+
+
+def one_study(config: dict, seed: int, workdir: Path) -> pd.DataFrame:
+    """Simulate and analyse one study's behaviour; return its paper comparison."""
+    return study_tables(config, seed, workdir)["paper_comparison"].assign(seed=seed)
 
 
 def power_table(config: dict, seeds: range) -> pd.DataFrame:
