@@ -30,7 +30,7 @@ def stop_on_input_error(check, *args):
 
 stop_on_input_error(validate_config, config,
                     Path(workflow.basedir) / "config/schema/config.schema.yaml")
-stop_on_input_error(check_analyses, config)
+DESIGN = stop_on_input_error(check_analyses, config)
 
 DATA = config["data"]
 SIM = config["simulate"]

@@ -69,7 +69,8 @@ def _two(value_a, value_b, **extra):
 
 
 def _config(patch):
-    config = {"data": {}, "first_level": {}, "second_level": {}, "brain_behaviour": {}}
+    config = {"data": {}, "design": {}, "first_level": {}, "second_level": {},
+              "brain_behaviour": {}}
     for key, value in patch.items():
         section, name = key.split(".", 1)
         config[section][name] = value
@@ -392,7 +393,7 @@ def config_exclusion_without_reason(files, tmp):
     return lambda: validate_config({"data": {"exclude_subjects": [{"subject": "01"}]}}, SCHEMA)
 
 
-@case("config key second_level.analyses", "analysis names must be unique")
+@case("config key second_level.analyses", "names must be unique; repeated: a")
 def config_duplicate_analysis(files, tmp):
     analysis = {"name": "a", "delta": "delta1", "contrast": "HE"}
     return lambda: check_analyses(validate_config(
@@ -423,6 +424,37 @@ def config_rating_without_delta(files, tmp):
     return lambda: check_analyses(validate_config(_config({"brain_behaviour.analyses": [
         {"name": "b", "delta": "delta1", "contrast": "HE", "score": {"measure": "empathy"}}]}),
         SCHEMA))
+
+
+@case("config key second_level.analyses (a).delta", "'delta3' is not a change period")
+def config_unknown_period(files, tmp):
+    return lambda: check_analyses(validate_config(_config({"second_level.analyses": [
+        {"name": "a", "delta": "delta3", "contrast": "HE"}]}), SCHEMA))
+
+
+@case("config key brain_behaviour.analyses (b).contrast", "'HEplusLE' is not a first-level")
+def config_unknown_contrast(files, tmp):
+    return lambda: check_analyses(validate_config(_config({"brain_behaviour.analyses": [
+        {"name": "b", "delta": "delta1", "contrast": "HEplusLE",
+         "score": {"measure": "practice_minutes"}}]}), SCHEMA))
+
+
+@case("config key design.contrasts (x).expression", "product of two conditions")
+def config_nonlinear_contrast(files, tmp):
+    return lambda: check_analyses(validate_config(_config({"design.contrasts": [
+        {"name": "x", "expression": "HE * LE"}]}), SCHEMA))
+
+
+@case("config key design.groups", "exactly one group needs control: true")
+def config_two_controls(files, tmp):
+    return lambda: check_analyses(validate_config(_config({"design.groups": [
+        {"name": "affect", "control": True}, {"name": "memory", "control": True}]}), SCHEMA))
+
+
+@case("config key data.sessions", "disagrees with the design section")
+def config_legacy_sessions_disagree(files, tmp):
+    return lambda: check_analyses(validate_config(_config({
+        "design.sessions": ["t1", "t2", "t3"]}), SCHEMA))
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

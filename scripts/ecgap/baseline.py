@@ -40,6 +40,7 @@ from nilearn.glm.first_level import FirstLevelModel
 from nilearn.interfaces.fmriprep import load_confounds
 
 from ecgap.brain_behaviour import behaviour_score, regression_design
+from ecgap.config import design_from_config
 from ecgap.design import GROUP_CONTRASTS, SLOPE_CONTRASTS, SOVT_CONTRASTS, delta_sessions
 from ecgap.ingest import slice_time_reference
 from ecgap.io import save_nifti
@@ -188,6 +189,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n-jobs", type=int, default=2)
     args = parser.parse_args(argv)
     config = yaml.safe_load(args.config.read_text())
+    design_from_config(config)  # fills the defaults that depend on the design
     data, group = config["data"], config["second_level"]
     if config["first_level"]["parametric_modulation"]:
         raise SystemExit("the naive script has no parametric modulation")

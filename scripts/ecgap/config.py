@@ -12,6 +12,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from ecgap.design import Design, DesignError
 from ecgap.io import InputError
 
 
@@ -86,33 +87,54 @@ def _describe(error: jsonschema.ValidationError) -> str:
     return f"{error.message}" + (f" ({hint})" if hint else "")
 
 
-#: Brain-behaviour scores that are rating changes (they need a change period).
-RATING_SCORES = ("empathy", "positive_affect", "negative_affect")
+def design_from_config(config: dict[str, Any]) -> Design:
+    """The study design of a validated config; a contradiction is an InputError that
+    names the config key.
+
+    The defaults that depend on the design are filled into ``config`` as well (the
+    brain-behaviour group, each conjunction's group contrast), so that rules and scripts
+    reading the config see the values the design resolved.
+    """
+    try:
+        design = Design.from_config(config)
+    except DesignError as err:
+        raise InputError(f"config key {err.key}", err.message) from None
+    check_legacy_design(config, design)
+    config["brain_behaviour"]["group"] = design.brain_behaviour_group
+    for entry, conjunction in zip(config["second_level"]["conjunctions"], design.conjunctions):
+        entry["contrast"] = conjunction.group_contrast
+    return design
 
 
-def check_analyses(config: dict[str, Any]) -> None:
-    """Cross-key checks the schema cannot express: unique analysis names, conjunctions
-    of known analyses, a change period for every rating score, and one high-pass filter."""
+def check_legacy_design(config: dict[str, Any], design: Design) -> None:
+    """The data section's sessions, groups, events, ratings and memory keys (read by the
+    parts of the workflow not yet moved onto the design model) must say what the design
+    section says."""
+    data = config["data"]
+    legacy = {
+        "sessions": list(design.sessions),
+        "groups": design.labels(),
+        "events": {c.name.lower(): c.trial_type for c in design.conditions + design.nuisance},
+        "ratings": {r.name: r.column for r in design.ratings},
+        "memory": {"scores": list(design.scores), "task": design.score_task},
+    }
+    for key, expected in legacy.items():
+        if data[key] != expected:
+            raise InputError(f"config key data.{key}", f"{data[key]!r} disagrees with the "
+                             f"design section ({expected!r}); set both the same way")
+
+
+def check_analyses(config: dict[str, Any]) -> Design:
+    """Cross-key checks the schema cannot express (the design's own: unique names,
+    known periods, contrasts and analyses; one high-pass filter; the engine's
+    connectivity); return the design."""
     check_drift_model(config)
     group = config["second_level"]
     if group["engine"] == "nilearn" and group["connectivity"] != 6:
         raise InputError("config key second_level.connectivity", "the nilearn permutation "
                          "engine forms 6-connected clusters only; use engine: ecgap for 18 "
                          "or 26")
-    names = [a["name"] for a in config["second_level"]["analyses"]]
-    if len(set(names)) != len(names):
-        raise InputError("config key second_level.analyses", "analysis names must be unique")
-    for conjunction in config["second_level"]["conjunctions"]:
-        unknown = [a for a in conjunction["analyses"] if a not in names]
-        if unknown:
-            raise InputError(f"config key second_level.conjunctions ({conjunction['name']})",
-                             f"analyses {unknown} are not in second_level.analyses "
-                             f"({', '.join(names)})")
-    for analysis in config["brain_behaviour"]["analyses"]:
-        if analysis["score"]["measure"] in RATING_SCORES and "delta" not in analysis["score"]:
-            raise InputError(f"config key brain_behaviour.analyses ({analysis['name']}).score",
-                             "a rating score needs its change period (delta: delta1 or "
-                             "delta2)")
+    return design_from_config(config)
 
 
 def check_drift_model(config: dict[str, Any]) -> None:
