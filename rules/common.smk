@@ -8,9 +8,9 @@ sys.path.insert(0, str(Path(workflow.basedir) / "scripts"))
 from ecgap.bids import (RUN_FILE_KEYS, Layout, canonical_run_paths, check_exclusions, fmriprep_root,
                         outputs_inside_inputs, run_id, study_runs)
 from ecgap.config import check_analyses, validate_config
-from ecgap.design import (DELTAS, FIRST_LEVEL_STATS, GROUP_CONTRASTS, GROUP_STATS,
-                          SLOPE_CONTRASTS, SOVT_CONTRASTS, delta_sessions,
-                          first_level_output_name, score_label, sovt_contrasts)
+from ecgap.design import (FIRST_LEVEL_STATS, GROUP_STATS,
+                          SLOPE_CONTRASTS, SOVT_CONTRASTS,
+                          first_level_output_name, sovt_contrasts)
 from ecgap.ingest import read_participants
 from ecgap.io import InputError
 from ecgap.names import derivative_path
@@ -101,8 +101,8 @@ for _subject, _session in MISSING_SESSIONS:
 #: The subjects with both sessions of each change period.
 DELTA_SUBJECTS = {delta: [s for s in SUBJECTS
                           if all((s, ses) in SESSION_RUNS
-                                 for ses in delta_sessions(delta, SESSIONS))]
-                  for delta in DELTAS}
+                                 for ses in DESIGN.period_sessions(delta))]
+                  for delta in DESIGN.period_names}
 RUN_IDS = list(RUNS)
 
 wildcard_constraints:
@@ -229,7 +229,7 @@ def get_subject_effect_maps(wildcards):
     keyed contrast_session."""
     return {f"{c}_{ses}": FIRST_LEVEL_EFFECT.format(subject=wildcards.subject, session=ses,
                                                      contrast=c)
-            for c in CHANGE_CONTRASTS for ses in delta_sessions(wildcards.delta, SESSIONS)}
+            for c in CHANGE_CONTRASTS for ses in DESIGN.period_sessions(wildcards.delta)}
 
 
 def delta_subjects(spec):
@@ -262,7 +262,7 @@ def get_run_masks(wildcards):
     return [str(RUNS[r]["mask"]) for r in RUN_IDS]
 
 
-GROUP_CONTRAST_NAMES = list(GROUP_CONTRASTS)
+GROUP_CONTRAST_NAMES = [c.name for c in DESIGN.group_contrasts]
 SLOPE_CONTRAST_NAMES = list(SLOPE_CONTRASTS)
 ANALYSIS_CONTRASTS = [(a, c) for a in ANALYSES for c in GROUP_CONTRAST_NAMES]
 
@@ -291,6 +291,10 @@ CONJUNCTION = analysis_stem("conjunctions")
 
 BB = config["brain_behaviour"]
 BB_ANALYSES = {b["name"]: b for b in BB["analyses"]}
+#: Each brain-behaviour analysis' score (for params) and in words (e.g. 'empathy delta1
+#: (all videos)').
+BB_SCORES = {b["name"]: b["score"] for b in DESIGN.as_dict("brain_behaviour")["brain_behaviour"]}
+BB_SCORE_LABELS = {b.name: DESIGN.score_label(b.score) for b in DESIGN.brain_behaviour}
 BB_COVARIATES = DATA["covariates"] if BB["covariates"] is None else BB["covariates"]
 BRAIN_BEHAVIOUR = analysis_stem("brain_behaviour")
 INFERENCE_KEYS = ("n_permutations", "cluster_forming_p", "alpha", "seed", "engine",
@@ -517,8 +521,9 @@ def contrast_figures(folder, contrasts, caption, category, labels):
 
 
 def network_maps(delta):
-    """affect > memory FWE-cluster maps of every analysis of one change period."""
-    return [stage_map("second_level", "affectGtMemory", "tFWEcluster", name=a)
+    """The primary group contrast's FWE-cluster maps (the first trained group > the
+    control) of every analysis of one change period."""
+    return [stage_map("second_level", DESIGN.primary_contrast, "tFWEcluster", name=a)
             for a, spec in ANALYSES.items() if spec["delta"] == delta]
 
 
@@ -571,3 +576,4 @@ METHODS_SETTINGS = {key: config[key] for key in ("data", "preprocess", "first_le
                                                  "second_level", "brain_behaviour",
                                                  "behaviour")}
 METHODS_SETTINGS["simulate"] = SIM if DATA["source"] == "simulate" else None
+METHODS_SETTINGS["design"] = DESIGN.as_dict()

@@ -90,10 +90,8 @@ rule truth_recovery_html:
 
 rule figure_networks:
     input:
-        delta1=network_maps("delta1"),
-        delta2=network_maps("delta2"),
-        delta1_sidecars=network_sidecars("delta1"),
-        delta2_sidecars=network_sidecars("delta2"),
+        **{period: network_maps(period) for period in DESIGN.period_names},
+        **{f"{period}_sidecars": network_sidecars(period) for period in DESIGN.period_names},
     output:
         figure=report_figure(f"{FIGURES}/fig3a_networks", "../report/fig3a.rst",
                              "Group level", "Figure 3A", {"figure": "3A"}),
@@ -101,6 +99,7 @@ rule figure_networks:
     params:
         cut_coords=FIG["network_cut_coords"],
         groups=DATA["groups"],
+        periods={p.name: p.words() for p in DESIGN.periods},
         findings=Findings(f"{FIGURES}/networks_summary.json"),
         **FIGURE_PARAMS,
     log:
@@ -137,6 +136,7 @@ rule figure_group:
         contrasts=GROUP_CONTRAST_NAMES,
         contrast_labels=GROUP_CONTRAST_LABELS,
         effect=lambda wc: ANALYSES[wc.name]["contrast"],
+        weights=lambda wc: DESIGN.contrast_weights(ANALYSES[wc.name]["contrast"]),
         delta=lambda wc: ANALYSES[wc.name]["delta"],
         sessions=SESSIONS,
         groups=DATA["groups"],
@@ -179,9 +179,10 @@ rule figure_brain_behaviour:
         contrasts=SLOPE_CONTRAST_NAMES,
         contrast_labels=SLOPE_CONTRAST_LABELS,
         effect=lambda wc: BB_ANALYSES[wc.name]["contrast"],
+        weights=lambda wc: DESIGN.contrast_weights(BB_ANALYSES[wc.name]["contrast"]),
         delta=lambda wc: BB_ANALYSES[wc.name]["delta"],
-        score_label=lambda wc: score_label(BB_ANALYSES[wc.name]["score"]),
-        sessions=SESSIONS,
+        score_label=lambda wc: BB_SCORE_LABELS[wc.name],
+        periods={p.name: [p.first, p.second] for p in DESIGN.periods},
         groups=DATA["groups"],
         findings=lambda wc: Findings(
             f"{RESULTS}/brain_behaviour/{wc.name}/figures/summary.json"),

@@ -25,7 +25,8 @@ rule brain_behaviour:
         covariates=BB_COVARIATES,
         subjects=period_subjects(BB_ANALYSES, "bb"),
         lacking_session=period_subjects(BB_ANALYSES, "bb", lacking=True),
-        sessions=SESSIONS,
+        design=DESIGN.as_dict("sessions", "periods"),
+        score=lambda wc: BB_SCORES[wc.bb],
         inference=inference_params(),
     log:
         f"{RESULTS}/logs/brain_behaviour/{{bb}}.log",

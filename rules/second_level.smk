@@ -7,13 +7,13 @@ rule change_maps:
     output:
         change_map_outputs(),
     params:
-        sessions=SESSIONS,
+        sessions=lambda wc: DESIGN.period_sessions(wc.delta),
     log:
         f"{RESULTS}/logs/change_maps/sub-{{subject}}_{{delta}}.log",
     benchmark:
         f"{RESULTS}/benchmarks/change_maps/sub-{{subject}}_{{delta}}.tsv"
     wildcard_constraints:
-        delta="|".join(DELTAS),
+        delta="|".join(DESIGN.period_names),
     threads: 1
     resources:
         mem_mb=1000,
@@ -68,7 +68,8 @@ rule second_level:
         analysis=get_analysis,
         subjects=period_subjects(ANALYSES, "analysis"),
         lacking_session=period_subjects(ANALYSES, "analysis", lacking=True),
-        sessions=SESSIONS,
+        sessions=lambda wc: DESIGN.period_sessions(ANALYSES[wc.analysis]["delta"]),
+        design=DESIGN.as_dict("groups", "group_contrasts"),
         covariates=DATA["covariates"],
         inference=get_analysis_inference,
     log:

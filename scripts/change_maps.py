@@ -1,5 +1,5 @@
-"""Rule change_maps: one subject's change of each effect map over one change period
-(delta1 = Post1 - Pre, delta2 = Post2 - Post1)."""
+"""Rule change_maps: one subject's change of each effect map over one change period (the
+later session's map minus the earlier one's)."""
 
 import sys
 
@@ -10,12 +10,11 @@ import nibabel as nib
 from ecgap.io import save_nifti
 from ecgap.names import entities_of
 from ecgap.changes import change_map
-from ecgap.design import delta_sessions
 from ecgap.snake import run
 
 
 def main(smk):
-    first, second = delta_sessions(smk.wildcards.delta, smk.params.sessions)
+    first, second = smk.params.sessions
     for path in smk.output:
         contrast = entities_of(path)["contrast"]
         img = change_map(nib.load(smk.input[f"{contrast}_{first}"]),

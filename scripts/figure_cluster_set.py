@@ -8,7 +8,7 @@ sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
 
 import nibabel as nib
 
-from ecgap.figures import (CONTRAST_WEIGHTS, cluster_changes, cluster_session_values,
+from ecgap.figures import (cluster_changes, cluster_session_values,
                            cluster_titles, paths_for, plot_brain_behaviour,
                            plot_cluster_sessions, plot_stat_maps, sample_label, save_figure)
 from ecgap.io import read_json, read_tsv, write_json
@@ -27,14 +27,14 @@ def main(smk):
                              test=f"cluster-forming p < {sidecar['ClusterFormingP']}")
         save_figure(fig, paths_for(smk.output.maps, f"contrast-{contrast}_"), p.dpi)
     roi = read_tsv(smk.input.roi, dtype={"subject": str})
-    weights, titles = CONTRAST_WEIGHTS[p.effect], cluster_titles(clusters)
+    weights, titles = p.weights, cluster_titles(clusters)
     if p.kind == "group":
         fig = plot_cluster_sessions(cluster_session_values(roi, weights), p.groups,
                                     p.sessions, f"{p.name}: {p.effect} in each "
                                     "FWE-significant cluster per session", titles)
     else:
         design = read_tsv(smk.input.design, dtype={"subject": str})
-        changes = cluster_changes(roi, weights, p.sessions)
+        changes = cluster_changes(roi, weights, p.periods)
         points = changes[changes["period"] == p.delta].merge(
             design[["subject", "score"]], on="subject")
         fig = plot_brain_behaviour(points, f"{p.score_label} (centred)", titles)

@@ -1,4 +1,4 @@
-"""Rule figure_networks: the paper's Figure 3A, delta1 and delta2 clusters on the template."""
+"""Rule figure_networks: the paper's Figure 3A, each change period's clusters on the template."""
 
 import sys
 
@@ -14,21 +14,22 @@ from ecgap.snake import run
 
 
 def main(smk):
+    periods = smk.params.periods
     networks = {period: binary_union([nib.load(p) for p in smk.input[period]])
-                for period in ("delta1", "delta2")}
+                for period in periods}
     samples = {period: period_sample_label(
         [read_json(p) for p in smk.input[f"{period}_sidecars"]], smk.params.groups)
-        for period in ("delta1", "delta2")}
-    save_figure(plot_networks(networks, smk.params.cut_coords, samples), smk.output.figure,
-                smk.params.dpi)
-    masks = {k: np.asarray(v.dataobj).astype(bool) if v is not None else None
-             for k, v in networks.items()}
-    voxels = {k: int(m.sum()) if m is not None else 0 for k, m in masks.items()}
-    overlap = int((masks["delta1"] & masks["delta2"]).sum()) if all(
-        m is not None for m in masks.values()) else 0
+        for period in periods}
+    save_figure(plot_networks(networks, smk.params.cut_coords, periods, samples),
+                smk.output.figure, smk.params.dpi)
+    masks = [np.asarray(v.dataobj).astype(bool) for v in networks.values() if v is not None]
+    voxels = {k: int(np.asarray(v.dataobj).astype(bool).sum()) if v is not None else 0
+              for k, v in networks.items()}
+    # Voxels in the networks of two or more periods (with two periods: in both).
+    overlap = int((np.sum(masks, axis=0) >= 2).sum()) if len(masks) >= 2 else 0
     any_img = next((v for v in networks.values() if v is not None), None)
     voxel_mm3 = float(abs(np.linalg.det(any_img.affine[:3, :3]))) if any_img is not None else 0
-    write_json({**network_summary(voxels, overlap, voxel_mm3), "samples": samples},
+    write_json({**network_summary(voxels, overlap, voxel_mm3, periods), "samples": samples},
                smk.output.summary)
 
 

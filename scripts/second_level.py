@@ -1,4 +1,5 @@
-"""Rule second_level: one group model (affect vs memory) with permutation inference."""
+"""Rule second_level: one group model (the design's groups and their contrasts) with
+permutation inference."""
 
 import logging
 import sys
@@ -8,9 +9,10 @@ sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
 import nibabel as nib
 
 from ecgap.io import read_tsv, write_json, write_tsv
-from ecgap.second_level import (GROUP_CONTRASTS, Inference, analyse_contrasts,
+from ecgap.design import Design
+from ecgap.second_level import (Inference, analyse_contrasts,
                                 complete_covariates,
-                                contrast_vector, delta_sessions, group_design,
+                                contrast_vector, group_design,
                                 included_subjects, inference_sidecar, save_design_figure,
                                 write_contrast_results)
 from ecgap.provenance import software_versions
@@ -19,16 +21,16 @@ from ecgap.snake import run
 
 def main(smk):
     p = smk.params
-    analysis = p.analysis
+    analysis, study = p.analysis, Design.from_dict(p.design)
     participants = read_tsv(smk.input.participants, dtype={"subject": str})
     participants = participants[participants["subject"].isin(p.subjects)]
     exclusions = read_tsv(smk.input.exclusions, dtype={"subject": str, "session": str})
     kept, dropped = included_subjects(participants, exclusions,
-                                      delta_sessions(analysis["delta"], p.sessions))
+                                      p.sessions)
     kept, no_covariate = complete_covariates(kept, p.covariates)
     map_of = dict(zip(p.subjects, smk.input.maps))
     maps = [nib.load(map_of[s]) for s in kept["subject"]]
-    design = group_design(kept, p.covariates)
+    design = group_design(kept, p.covariates, study.group_names)
     # Half the job's memory for permutation batches; the maps and models need the rest.
     settings = Inference(n_jobs=smk.threads, memory_mb=smk.resources.mem_mb / 2,
                          **p.inference)
@@ -36,8 +38,8 @@ def main(smk):
     logging.info("%s: n = %d (%s), dropped by QC: %s; df = %d, cluster-forming t = %.3f",
                  analysis["name"], len(kept), kept["role"].value_counts().to_dict(),
                  dropped or "none", sidecar["DegreesOfFreedom"], sidecar["ClusterFormingT"])
-    contrasts = {name: contrast_vector(design, {"affect": w_affect, "memory": w_memory})
-                 for name, (w_affect, w_memory) in GROUP_CONTRASTS.items()}
+    contrasts = {c.name: contrast_vector(design, study.group_weights(c.name))
+                 for c in study.group_contrasts}
     results = analyse_contrasts(maps, design, contrasts, nib.load(smk.input.mask), settings)
     table = write_contrast_results(results, smk.output.maps, smk.output.cluster_labels)
     for name, result in results.items():

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from ecgap.bids import Layout, canonical_run_paths
+from ecgap.config import design_from_config, validate_config
 from ecgap.io import save_nifti, write_json, write_tsv
 from ecgap.simulate_images import ImagingParams, simulate_run
 from ecgap.task import TaskDesign, make_sovt_events, n_volumes
@@ -20,6 +21,8 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
 TINY = REPO / "tests" / "configs" / "tiny.yaml"
 BIN = Path(sys.executable).parent
+#: The paper's design: the study-design model of the default config.
+PAPER = design_from_config(validate_config({}, REPO / "config/schema/config.schema.yaml"))
 
 
 def run_snakemake(workdir: Path, *args: str, configfile: Path = TINY, check: bool = True,

@@ -8,11 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import PAPER
 from ecgap import figures
 from ecgap.report import (Findings, cluster_sentence, fmt_p, headline_findings,
                           manova_sentence, qc_summary, table_html)
 
 SESSIONS = ["pre", "post1", "post2"]
+PERIODS = {p.name: [p.first, p.second] for p in PAPER.periods}
 GROUPS = {"affect": "affect", "memory": "memory"}
 
 
@@ -63,7 +65,7 @@ def _roi():
 @pytest.mark.parametrize("contrast, delta1", [("meanHELE", 0.75), ("HE", 1.0), ("LE", 0.5),
                                               ("HEMinusLE", 0.5)])
 def test_cluster_changes_combine_video_types_as_the_contrast(contrast, delta1):
-    changes = figures.cluster_changes(_roi(), figures.CONTRAST_WEIGHTS[contrast], SESSIONS)
+    changes = figures.cluster_changes(_roi(), PAPER.contrast_weights(contrast), PERIODS)
     affect = changes[changes.group == "affect"].set_index("period")["change"]
     assert affect["delta1"] == pytest.approx(delta1)
     assert affect["delta2"] == pytest.approx(0.0)
@@ -72,9 +74,9 @@ def test_cluster_changes_combine_video_types_as_the_contrast(contrast, delta1):
 
 def test_cluster_changes_of_no_cluster_is_empty_and_plots():
     empty = _roi().iloc[0:0]
-    changes = figures.cluster_changes(empty, figures.CONTRAST_WEIGHTS["HE"], SESSIONS)
+    changes = figures.cluster_changes(empty, PAPER.contrast_weights("HE"), PERIODS)
     assert changes.empty
-    values = figures.cluster_session_values(empty, figures.CONTRAST_WEIGHTS["HE"])
+    values = figures.cluster_session_values(empty, PAPER.contrast_weights("HE"))
     plt.close(figures.plot_cluster_sessions(values, GROUPS, SESSIONS, "none"))
     plt.close(figures.plot_brain_behaviour(changes.assign(score=[]), "score"))
 
@@ -103,7 +105,8 @@ def test_binary_union_and_networks_figure():
         [{"N": 17, "NPerGroup": {"affect": 10, "memory": 7}}] * 2, {"affect": "Affect",
                                                                    "memory": "Memory"}),
                "delta2": "n = 16 (Affect 9, Memory 7)"}
-    fig = figures.plot_networks({"delta1": union, "delta2": None}, (0, 18, -4), samples)
+    fig = figures.plot_networks({"delta1": union, "delta2": None}, (0, 18, -4),
+                                {p.name: p.words() for p in PAPER.periods}, samples)
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
     assert labels[0].endswith("; n = 17 (Affect 10, Memory 7)")
     assert "n = 16" in labels[1] and labels[1].endswith("no significant cluster")

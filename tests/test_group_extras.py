@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ecgap.brain_behaviour import behaviour_score, regression_design, score_label
+from conftest import PAPER
+from ecgap.brain_behaviour import Score, behaviour_score, regression_design
 from ecgap.conjunction import cluster_overlap, minimum_statistic, overlap_sentence, verdict
 from ecgap.io import InputError
 from ecgap.roi import cluster_means, roi_values, significant_labels
@@ -88,17 +89,15 @@ def test_behaviour_score_is_the_rating_change_or_a_participants_column():
     ratings = _ratings({"01": 1.0, "02": 2.5, "03": -0.5})
     participants = pd.DataFrame({"subject": ["01", "02", "03"],
                                  "practice_minutes": [100, 200, 300]})
-    score = behaviour_score({"measure": "empathy", "delta": "delta1", "video_type": "all"},
-                            ratings, participants, SESSIONS)
+    score = behaviour_score(Score("empathy", "delta1"), ratings, participants, PAPER)
     assert score.to_dict() == pytest.approx({"01": 1.0, "02": 2.5, "03": -0.5})
-    delta2 = behaviour_score({"measure": "empathy", "delta": "delta2", "video_type": "HE"},
-                             ratings, participants, SESSIONS)
+    delta2 = behaviour_score(Score("empathy", "delta2", "HE"), ratings, participants, PAPER)
     assert np.allclose(delta2, 0)
-    practice = behaviour_score({"measure": "practice_minutes"}, ratings, participants, SESSIONS)
+    practice = behaviour_score(Score("practice_minutes"), ratings, participants, PAPER)
     assert practice.to_dict() == {"01": 100, "02": 200, "03": 300}
     with pytest.raises(InputError, match="no column 'meditation'"):
-        behaviour_score({"measure": "meditation"}, ratings, participants, SESSIONS)
-    assert score_label({"measure": "empathy", "delta": "delta1"}) == "empathy delta1 (all videos)"
+        behaviour_score(Score("meditation"), ratings, participants, PAPER)
+    assert PAPER.score_label(Score("empathy", "delta1")) == "empathy delta1 (all videos)"
 
 
 def test_regression_design_centres_and_checks():

@@ -17,7 +17,7 @@ from ecgap.names import bids_name, derivative_path, entities_of, name_problems
 from ecgap.provenance import dataset_description, software_versions, versioned
 from ecgap.second_level import dseg_table, load_aal3
 
-from conftest import REPO
+from conftest import PAPER, REPO
 
 SESSIONS = ["pre", "post1", "post2"]
 GROUPS = {"affect": "affect", "memory": "memory"}
@@ -106,7 +106,7 @@ def _session_roi():
 
 
 def test_figure_3b_shows_each_session_per_group_with_n():
-    values = figures.cluster_session_values(_session_roi(), figures.CONTRAST_WEIGHTS["meanHELE"])
+    values = figures.cluster_session_values(_session_roi(), PAPER.contrast_weights("meanHELE"))
     assert values.set_index(["subject", "session"])["value"][("01", "post2")] == 1.0
     clusters = pd.DataFrame({"contrast": ["affectGtMemory"], "cluster_id": [1],
                              "peak_label": ["Insula_R"], "peak_x": [38.0], "peak_y": [18.0],
@@ -168,16 +168,17 @@ def test_sample_label_names_n_per_group():
 def _methods_settings(**changes):
     import yaml
 
-    from ecgap.config import validate_config
+    from ecgap.config import design_from_config, validate_config
 
     config = yaml.safe_load((REPO / "config/config.yaml").read_text())
     for key, value in changes.items():
         section, name = key.split(".")
         config.setdefault(section, {})[name] = value
     validate_config(config, REPO / "config/schema/config.schema.yaml")
+    design = design_from_config(config)
     settings = {k: config[k] for k in ("data", "preprocess", "first_level", "second_level",
                                        "brain_behaviour", "behaviour")}
-    return {**settings, "simulate": config["simulate"]}
+    return {**settings, "simulate": config["simulate"], "design": design.as_dict()}
 
 
 def test_methods_text_follows_the_configuration_and_the_run():

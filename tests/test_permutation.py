@@ -74,7 +74,7 @@ def _partitioned(n, covariates, weights, seed=0):
     subjects = pd.DataFrame({"subject": [f"{i:02d}" for i in range(n)],
                              "role": ["affect"] * n_affect + ["memory"] * (n - n_affect),
                              "age": rng.normal(24, 4, n), "bdi": rng.gamma(1, 3, n)})
-    design = group_design(subjects, covariates)
+    design = group_design(subjects, covariates, ["affect", "memory"])
     return partition_design(design, contrast_vector(design, weights)).to_numpy()
 
 
@@ -163,7 +163,7 @@ def _group_images(seed=0):
 
 def test_both_engines_give_the_same_maps_and_cluster_tables():
     maps, subjects, mask = _group_images()
-    design = group_design(subjects, ["age", "bdi"])
+    design = group_design(subjects, ["age", "bdi"], ["affect", "memory"])
     contrast = contrast_vector(design, {"affect": 1.0, "memory": -1.0})
     base = dict(n_permutations=40, cluster_forming_p=0.01, seed=2)
     ours = permutation_maps(maps, design, contrast, mask, Inference(engine="ecgap", n_jobs=2,
@@ -182,7 +182,7 @@ def test_both_engines_give_the_same_maps_and_cluster_tables():
 
 def test_unknown_engine_is_rejected():
     maps, subjects, mask = _group_images()
-    design = group_design(subjects, [])
+    design = group_design(subjects, [], ["affect", "memory"])
     contrast = contrast_vector(design, {"affect": 1.0})
     with pytest.raises(ValueError, match="engine"):
         permutation_maps(maps, design, contrast, mask, Inference(engine="fsl"))
@@ -228,7 +228,7 @@ def test_cluster_table_matches_nilearns_at_six_neighbours():
 
 def test_nilearn_engine_refuses_other_connectivity():
     maps, subjects, mask = _group_images()
-    design = group_design(subjects, [])
+    design = group_design(subjects, [], ["affect", "memory"])
     contrast = contrast_vector(design, {"affect": 1.0, "memory": -1.0})
     with pytest.raises(ValueError, match="6-connected"):
         permutation_maps(maps, design, contrast, mask,

@@ -31,6 +31,7 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import Sequence
 
 import nibabel as nib
 import numpy as np
@@ -41,7 +42,7 @@ from nilearn.interfaces.fmriprep import load_confounds
 
 from ecgap.brain_behaviour import behaviour_score, regression_design
 from ecgap.config import design_from_config
-from ecgap.design import GROUP_CONTRASTS, SLOPE_CONTRASTS, SOVT_CONTRASTS, delta_sessions
+from ecgap.design import SLOPE_CONTRASTS, SOVT_CONTRASTS
 from ecgap.ingest import slice_time_reference
 from ecgap.io import save_nifti
 from ecgap.second_level import (Inference, analyse_contrasts, contrast_vector, group_design,
@@ -134,10 +135,10 @@ def first_level(root: Path, config: dict, subjects: list[str], out: Path
     return effects, excluded, masks, pd.concat(ratings, ignore_index=True)
 
 
-def change_maps(effects: dict, excluded: set, delta: str, contrast: str, sessions: list[str],
+def change_maps(effects: dict, excluded: set, sessions: Sequence[str], contrast: str,
                 subjects: list[str]) -> tuple[list[str], list[nib.Nifti1Image]]:
-    """The subjects with both sessions of the change period kept, and their change maps."""
-    before, after = delta_sessions(delta, sessions)
+    """The subjects with both ``sessions`` (earlier, later) kept, and their change maps."""
+    before, after = sessions
     keep = [s for s in subjects if (s, before) not in excluded and (s, after) not in excluded]
     maps = [nib.Nifti1Image(effects[s, after, contrast] - effects[s, before, contrast],
                             effects["affine"]) for s in keep]
@@ -145,34 +146,36 @@ def change_maps(effects: dict, excluded: set, delta: str, contrast: str, session
 
 
 def group_analyses(config: dict, participants: pd.DataFrame, effects: dict, excluded: set,
-                    ratings: pd.DataFrame) -> dict[str, tuple[list, pd.DataFrame, dict, dict]]:
+                   ratings: pd.DataFrame) -> dict[str, tuple[list, pd.DataFrame, dict, dict]]:
     """Each group analysis and brain-behaviour regression: its change maps, design,
     contrasts and own inference settings, built as the workflow's rules build them."""
+    study = design_from_config(config)
     data, bb = config["data"], config["brain_behaviour"]
     subjects = list(participants["subject"])
     people = participants.set_index("subject", drop=False)
     out = {}
-    for analysis in config["second_level"]["analyses"]:
-        kept, maps = change_maps(effects, excluded, analysis["delta"], analysis["contrast"],
-                                 data["sessions"], subjects)
+    for analysis in study.analyses:
+        kept, maps = change_maps(effects, excluded, study.period_sessions(analysis.period),
+                                 analysis.contrast, subjects)
         rows = people.loc[kept].dropna(subset=data["covariates"])
         maps = [m for s, m in zip(kept, maps) if s in set(rows["subject"])]
-        design = group_design(rows, data["covariates"])
-        own = {k: analysis[k] for k in ("cluster_forming_p",) if k in analysis}
-        out[analysis["name"]] = (maps, design, {
-            name: contrast_vector(design, {"affect": w_affect, "memory": w_memory})
-            for name, (w_affect, w_memory) in GROUP_CONTRASTS.items()}, own)
+        design = group_design(rows, data["covariates"], study.group_names)
+        own = ({} if analysis.cluster_forming_p is None
+               else {"cluster_forming_p": analysis.cluster_forming_p})
+        out[analysis.name] = (maps, design, {
+            c.name: contrast_vector(design, study.group_weights(c.name))
+            for c in study.group_contrasts if c.kind == "t"}, own)
     covariates = data["covariates"] if bb["covariates"] is None else bb["covariates"]
-    members = list(people.loc[people["role"] == bb["group"], "subject"])
-    for analysis in bb["analyses"]:
-        kept, maps = change_maps(effects, excluded, analysis["delta"], analysis["contrast"],
-                                 data["sessions"], members)
+    members = list(people.loc[people["role"] == study.brain_behaviour_group, "subject"])
+    for analysis in study.brain_behaviour:
+        kept, maps = change_maps(effects, excluded, study.period_sessions(analysis.period),
+                                 analysis.contrast, members)
         rows = people.loc[kept].dropna(subset=covariates)
-        score = behaviour_score(analysis["score"], ratings, participants, data["sessions"])
+        score = behaviour_score(analysis.score, ratings, participants, study)
         rows = rows[score.reindex(rows["subject"]).notna().to_numpy()]
         maps = [m for s, m in zip(kept, maps) if s in set(rows["subject"])]
         design = regression_design(rows, score, covariates)
-        out[analysis["name"]] = (maps, design, {
+        out[analysis.name] = (maps, design, {
             name: contrast_vector(design, {"score": sign})
             for name, sign in SLOPE_CONTRASTS.items()}, {})
     return out
@@ -189,7 +192,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n-jobs", type=int, default=2)
     args = parser.parse_args(argv)
     config = yaml.safe_load(args.config.read_text())
-    design_from_config(config)  # fills the defaults that depend on the design
     data, group = config["data"], config["second_level"]
     if config["first_level"]["parametric_modulation"]:
         raise SystemExit("the naive script has no parametric modulation")

@@ -31,7 +31,7 @@ import pandas as pd
 import yaml
 
 from ecgap.bids import Layout, canonical_run_paths
-from ecgap.design import delta_sessions
+from ecgap.design import Design
 from ecgap.io import write_text, write_tsv
 from ecgap.provenance import commit, machine
 from ecgap.resources import benchmark_table
@@ -175,7 +175,7 @@ def per_subject_components(config: dict) -> int:
     """Connected components of the per-run and change-map jobs of a simulated study: per
     included subject, its sessions as the change periods some analysis uses join them
     (both periods: one; delta1 only: Pre + Post1, and Post2 alone)."""
-    data = config["data"]
+    data, design = config["data"], Design.of_study(config["design"])
     excluded = {e["subject"] for e in data["exclude_subjects"]}
     subjects = [s for s in study_from_config(config).subjects if s not in excluded]
     root = {session: session for session in data["sessions"]}
@@ -187,7 +187,7 @@ def per_subject_components(config: dict) -> int:
 
     analyses = config["second_level"]["analyses"] + config["brain_behaviour"]["analyses"]
     for delta in {a["delta"] for a in analyses}:
-        first, second = delta_sessions(delta, data["sessions"])
+        first, second = design.period_sessions(delta)
         root[find(first)] = find(second)
     return len(subjects) * len({find(session) for session in data["sessions"]})
 

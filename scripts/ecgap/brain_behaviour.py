@@ -1,8 +1,9 @@
-"""Brain-behaviour (parametric) group analyses within the affect group.
+"""Brain-behaviour (parametric) group analyses within one group of the design.
 
 Each analysis regresses a change map (e.g. delta1 of mean(HE, LE)) on intercept + a
-behavioural score (a rating change or practice duration) + centred covariates, and tests
-the slope in both directions with the same permutation inference as the group level.
+behavioural score (a rating change or a participants column such as practice duration) +
+centred covariates, and tests the slope in both directions with the same permutation
+inference as the group level.
 """
 
 from __future__ import annotations
@@ -12,25 +13,24 @@ from typing import Sequence
 import pandas as pd
 
 from ecgap.behaviour import cell_means, session_means
-from ecgap.design import (RATING_MEASURES, SLOPE_CONTRASTS,  # noqa: F401 (re-exported)
-                          delta_sessions, score_label)
+from ecgap.design import SLOPE_CONTRASTS, Design, Score  # noqa: F401 (re-exported)
 from ecgap.io import InputError
 
 
-def behaviour_score(score: dict, ratings: pd.DataFrame, participants: pd.DataFrame,
-                    sessions: Sequence[str]) -> pd.Series:
+def behaviour_score(score: Score, ratings: pd.DataFrame, participants: pd.DataFrame,
+                    design: Design) -> pd.Series:
     """One value per subject: a rating change or a participants.tsv column.
 
-    ``score`` is a config entry: {measure, delta, video_type} for ratings (the change of
-    the subject's mean rating over the period, for HE, LE or all videos), or {measure}
-    naming a participants column such as practice_minutes.
+    A rating score (one with a period) is the change of the subject's mean rating over
+    the period, for one condition or all; otherwise ``score.measure`` names a
+    participants column such as practice_minutes. ``design`` needs its sessions and
+    periods.
     """
-    measure = score["measure"]
-    if measure in RATING_MEASURES:
-        video = score.get("video_type", "all")
-        table = session_means(cell_means(ratings, sessions),
-                              None if video == "all" else video)[measure]
-        first, second = delta_sessions(score["delta"], sessions)
+    measure = score.measure
+    if score.period is not None:
+        condition = None if score.condition == "all" else score.condition
+        table = session_means(cell_means(ratings, design.sessions), condition)[measure]
+        first, second = design.period_sessions(score.period)
         values = table[second] - table[first]
     elif measure in participants.columns:
         values = pd.to_numeric(participants.set_index("subject")[measure], errors="coerce")

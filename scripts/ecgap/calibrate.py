@@ -74,7 +74,7 @@ def null_study(mask: nib.Nifti1Image, case: NullCase, fwhm_mm: float,
 def rejections(maps: list[nib.Nifti1Image], subjects: pd.DataFrame, mask: nib.Nifti1Image,
                settings: Inference) -> dict[str, bool]:
     """Whether each FWE test rejects anywhere for affect > memory."""
-    design = group_design(subjects, ["age", "bdi"])
+    design = group_design(subjects, ["age", "bdi"], ["affect", "memory"])
     contrast = contrast_vector(design, {"affect": 1.0, "memory": -1.0})
     out = permutation_maps(maps, design, contrast, mask, settings)
     limit = -np.log10(settings.alpha)

@@ -122,6 +122,10 @@ class Period:
         """'delta1 (post1 - pre)': how the behaviour tables name the change."""
         return f"{self.name} ({self.second} - {self.first})"
 
+    def words(self) -> str:
+        """'empathy-related (delta1)': how figures and the report name the change."""
+        return f"{self.description} ({self.name})" if self.description else self.name
+
 
 @dataclass(frozen=True)
 class Condition:
@@ -275,7 +279,11 @@ class Design:
     def from_config(cls, config: Mapping[str, Any]) -> "Design":
         """The design of a schema-validated config (its design, second_level and
         brain_behaviour sections); raises DesignError naming the first bad key."""
-        d = config["design"]
+        return cls.of_study(config["design"])._with_analyses(config)
+
+    @classmethod
+    def of_study(cls, d: Mapping[str, Any]) -> "Design":
+        """The study alone (no analyses), from a validated config's design section."""
         groups = tuple(Group(g["name"], g.get("label") or g["name"], g["control"],
                              g["description"]) for g in d["groups"])
         _unique("design.groups", [g.name for g in groups])
@@ -290,12 +298,11 @@ class Design:
         ratings = tuple(Rating(r["name"], r.get("column") or r["name"], r["description"])
                         for r in d["ratings"])
         _unique("design.ratings", [r.name for r in ratings])
-        design = cls(groups=groups, sessions=sessions, periods=periods, steps=steps,
-                     conditions=conditions, nuisance=nuisance, contrasts=contrasts,
-                     ratings=ratings, score_task=d["scores"]["task"],
-                     scores=tuple(d["scores"]["columns"]),
-                     group_contrasts=_group_contrasts(d["group_contrasts"], groups))
-        return design._with_analyses(config)
+        return cls(groups=groups, sessions=sessions, periods=periods, steps=steps,
+                   conditions=conditions, nuisance=nuisance, contrasts=contrasts,
+                   ratings=ratings, score_task=d["scores"]["task"],
+                   scores=tuple(d["scores"]["columns"]),
+                   group_contrasts=_group_contrasts(d["group_contrasts"], groups))
 
     def _with_analyses(self, config: Mapping[str, Any]) -> "Design":
         group = config["second_level"]

@@ -31,10 +31,10 @@ from ecgap.task import RATINGS  # noqa: E402
 OKABE_ITO = {"orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73", "yellow": "#F0E442",
              "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7",
              "black": "#000000", "grey": "#999999"}
-#: Group roles (config data.groups keys) and change periods, one colour each everywhere.
+#: Group roles (config data.groups keys), one colour each everywhere.
 ROLE_COLOURS = {"affect": OKABE_ITO["vermillion"], "memory": OKABE_ITO["blue"]}
-PERIOD_COLOURS = {"delta1": OKABE_ITO["orange"], "delta2": OKABE_ITO["green"]}
-PERIOD_NAMES = {"delta1": "empathy-related (delta1)", "delta2": "compassion-related (delta2)"}
+#: Change periods' colours, in design order.
+PERIOD_COLOURS = tuple(OKABE_ITO[c] for c in ("orange", "green", "sky", "purple", "yellow"))
 VIDEO_STYLES = {"HE": "-", "LE": "--"}
 RATING_NAMES = {"empathy": "Empathy", "positive_affect": "Positive affect",
                 "negative_affect": "Negative affect"}
@@ -45,12 +45,6 @@ STYLE = {
     "savefig.bbox": "tight", "svg.fonttype": "none",
 }
 plt.rcParams.update(STYLE)
-
-
-#: Video-type weights of each first-level contrast (how a cluster's HE and LE values
-#: combine into the analysed effect).
-CONTRAST_WEIGHTS = {"HE": {"HE": 1.0}, "LE": {"LE": 1.0}, "HEMinusLE": {"HE": 1.0, "LE": -1.0},
-                    "meanHELE": {"HE": 0.5, "LE": 0.5}}
 
 
 def save_figure(fig: plt.Figure, paths: str | Path | Sequence[str | Path],
@@ -162,11 +156,12 @@ def binary_union(images: Sequence[nib.Nifti1Image]) -> nib.Nifti1Image | None:
 
 
 def plot_networks(networks: Mapping[str, nib.Nifti1Image | None],
-                  cut_coords: Sequence[float],
+                  cut_coords: Sequence[float], words: Mapping[str, str],
                   samples: Mapping[str, str] | None = None) -> plt.Figure:
-    """Figure 3A: FWE-significant delta1 and delta2 clusters, one colour per change period,
+    """Figure 3A: each change period's FWE-significant clusters, one colour per period,
     on the MNI152 template (sagittal, coronal, axial at ``cut_coords`` = x, y, z).
-    ``samples`` gives each period's sample (:func:`sample_label`) for the legend."""
+    ``words`` names each period, ``samples`` gives its sample (:func:`sample_label`)
+    for the legend."""
     from nilearn import datasets, plotting
 
     fig = plt.figure(figsize=(7.2, 3.0))
@@ -177,13 +172,13 @@ def plot_networks(networks: Mapping[str, nib.Nifti1Image | None],
                                  draw_cross=False, annotate=True, black_bg=False,
                                  colorbar=False)
     handles = []
-    for period, img in networks.items():
-        colour = PERIOD_COLOURS[period]
+    for index, (period, img) in enumerate(networks.items()):
+        colour = PERIOD_COLOURS[index % len(PERIOD_COLOURS)]
         if img is not None and np.asarray(img.dataobj).any():
             display.add_overlay(img, cmap=ListedColormap([colour]), threshold=0.5,
                                 transparency=0.85, interpolation="nearest")
         sample = f"; {samples[period]}" if samples and samples.get(period) else ""
-        handles.append(Patch(color=colour, label=PERIOD_NAMES[period] + sample
+        handles.append(Patch(color=colour, label=words[period] + sample
                              + ("" if img is not None and np.asarray(img.dataobj).any()
                                 else ": no significant cluster")))
     fig.legend(handles=handles, loc="lower center", ncol=2, frameon=False,
@@ -206,17 +201,17 @@ def cluster_session_values(roi: pd.DataFrame, weights: Mapping[str, float]) -> p
 
 
 def cluster_changes(roi: pd.DataFrame, weights: Mapping[str, float],
-                    sessions: Sequence[str]) -> pd.DataFrame:
-    """Each subject's change of the analysis' effect in each cluster, per change period
-    (delta1 = Post1 - Pre, delta2 = Post2 - Post1)."""
+                    periods: Mapping[str, Sequence[str]]) -> pd.DataFrame:
+    """Each subject's change of the analysis' effect in each cluster, per consecutive step
+    of ``periods`` (name -> the two sessions it spans, earlier first)."""
     columns = ["contrast", "cluster_id", "peak_label", "group", "subject", "change", "period"]
     values = cluster_session_values(roi, weights)
     if values.empty:
         return pd.DataFrame(columns=columns)
     effect = values.set_index(columns[:5] + ["session"])["value"].unstack("session")
     out = []
-    for index, period in enumerate(("delta1", "delta2")[:len(sessions) - 1]):
-        change = (effect[sessions[index + 1]] - effect[sessions[index]]).rename("change")
+    for period, (first, second) in periods.items():
+        change = (effect[second] - effect[first]).rename("change")
         out.append(change.reset_index().assign(period=period))
     return pd.concat(out, ignore_index=True)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from ecgap.design import delta_sessions
+from ecgap.design import Design
 
 REFERENCES = {
     "klimecki": "Klimecki, O. M., Leiberg, S., Ricard, M., & Singer, T. (2014). Differential "
@@ -111,12 +111,11 @@ def first_level_paragraph(first_level: Mapping, events: Mapping, versions: Mappi
         "LE effect maps per session.")
 
 
-def group_paragraph(data: Mapping, second_level: Mapping, sidecars: Sequence[Mapping]) -> str:
+def group_paragraph(data: Mapping, second_level: Mapping, sidecars: Sequence[Mapping],
+                    design: Design) -> str:
     """Change maps, the group model and its permutation inference."""
-    sessions = data["sessions"]
-    periods = "; ".join(f"{d} = {b} - {a}" for d in ("delta1", "delta2")[:len(sessions) - 1]
-                        for a, b in [delta_sessions(d, sessions)])
-    groups = list(data["groups"].values())
+    periods = "; ".join(f"{p.name} = {p.second} - {p.first}" for p in design.periods)
+    contrasts = _list([c.label for c in design.group_contrasts])
     covariates = data["covariates"]
     n = [s["N"] for s in sidecars]
     t_cf = [s["ClusterFormingT"] for s in sidecars]
@@ -126,8 +125,7 @@ def group_paragraph(data: Mapping, second_level: Mapping, sidecars: Sequence[Map
         f"Each subject's change maps ({periods}) entered one group model per analysis "
         f"({len(sidecars)} analyses, n = {_span(n)}) with one column per group"
         + (f" and the mean-centred covariates {_list(covariates)}" if covariates else "")
-        + f". The contrasts {groups[0]} > {groups[1]} and {groups[1]} > {groups[0]} were "
-        "tested one-sided by permutation with the Freedman-Lane procedure (Freedman & Lane, "
+        + f". The contrasts {contrasts} were tested one-sided by permutation with the Freedman-Lane procedure (Freedman & Lane, "
         f"1983; Winkler et al., 2014), {second_level['n_permutations']} permutations (seed "
         f"{second_level['seed']}), giving family-wise error (FWE) corrected p values for "
         "voxels, cluster size and cluster mass. Clusters were formed at one-sided p < "
@@ -188,13 +186,14 @@ def methods_markdown(settings: Mapping, runs: pd.DataFrame, exclusions: pd.DataF
     """The methods text: a title, the paragraphs and the references they cite.
 
     ``settings`` holds the configuration sections data, simulate (or None for real data),
-    preprocess, first_level, second_level, brain_behaviour and behaviour.
+    preprocess, first_level, second_level, brain_behaviour and behaviour, and the
+    study design (:meth:`ecgap.design.Design.as_dict`).
     """
-    data = settings["data"]
+    data, design = settings["data"], Design.from_dict(settings["design"])
     paragraphs = [
         data_paragraph(data, runs, exclusions, settings["preprocess"], settings["simulate"]),
         first_level_paragraph(settings["first_level"], data["events"], versions),
-        group_paragraph(data, settings["second_level"], group_sidecars),
+        group_paragraph(data, settings["second_level"], group_sidecars, design),
         conjunction_paragraph(settings["second_level"]),
         brain_behaviour_paragraph(data, settings["brain_behaviour"], bb_sidecars),
         behaviour_paragraph(settings["behaviour"], data, versions),

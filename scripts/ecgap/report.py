@@ -130,15 +130,15 @@ def group_summary(clusters: pd.DataFrame, sidecar: Mapping[str, Any],
     }
 
 
-def network_summary(voxels: Mapping[str, int], overlap: int, voxel_mm3: float) -> dict:
-    """Figure 3A's numbers: significant voxels per change period and their overlap."""
-    parts = [f"{PERIOD_WORDS[p]}: {n} voxels ({n * voxel_mm3 / 1000:.1f} cm3)"
+def network_summary(voxels: Mapping[str, int], overlap: int, voxel_mm3: float,
+                    words: Mapping[str, str]) -> dict:
+    """Figure 3A's numbers: significant voxels per change period (named by ``words``)
+    and their overlap."""
+    parts = [f"{words[p]}: {n} voxels ({n * voxel_mm3 / 1000:.1f} cm3)"
              for p, n in voxels.items()]
     return {"voxels": dict(voxels), "overlap_voxels": int(overlap),
             "sentence": "; ".join(parts) + f"; overlap: {overlap} voxels"}
 
-
-PERIOD_WORDS = {"delta1": "empathy-related (delta1)", "delta2": "compassion-related (delta2)"}
 
 
 def manova_sentence(table: pd.DataFrame, name: str) -> str:

@@ -30,8 +30,7 @@ from nilearn.plotting import plot_design_matrix
 from scipy import ndimage, stats
 
 from ecgap import permutation
-from ecgap.design import (DELTAS, GROUP_CONTRASTS, GROUP_STATS,  # noqa: F401 (re-exported)
-                          delta_sessions)
+from ecgap.design import GROUP_STATS  # noqa: F401 (re-exported)
 from ecgap.io import InputError, atomic_path, save_nifti, write_tsv
 from ecgap.names import entities_of, split_extension
 
@@ -96,8 +95,9 @@ def group_mask(masks: Mapping[str, Sequence[str]], fraction: float) -> nib.Nifti
 
 
 def group_design(subjects: pd.DataFrame, covariates: Sequence[str],
-                 groups: Sequence[str] = ("affect", "memory")) -> pd.DataFrame:
-    """One indicator column per group plus mean-centred covariates, one row per subject."""
+                 groups: Sequence[str]) -> pd.DataFrame:
+    """One indicator column per group (its role, in design order) plus mean-centred
+    covariates, one row per subject."""
     design = pd.DataFrame(index=subjects["subject"].to_numpy())
     for group in groups:
         design[group] = (subjects["role"].to_numpy() == group).astype(float)
