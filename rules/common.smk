@@ -9,8 +9,7 @@ from ecgap.bids import (RUN_FILE_KEYS, Layout, canonical_run_paths, check_exclus
                         outputs_inside_inputs, run_id, study_runs)
 from ecgap.config import check_analyses, validate_config
 from ecgap.design import (FIRST_LEVEL_STATS, GROUP_STATS,
-                          SLOPE_CONTRASTS, SOVT_CONTRASTS,
-                          first_level_output_name, sovt_contrasts)
+                          SLOPE_CONTRASTS, first_level_output_name)
 from ecgap.ingest import read_participants
 from ecgap.io import InputError
 from ecgap.names import derivative_path
@@ -122,8 +121,8 @@ def get_run_entities(wildcards):
 FIRST_LEVEL = (f"{RESULTS}/first_level/sub-{{subject}}/ses-{{session}}/"
                f"sub-{{subject}}_ses-{{session}}_task-{DATA['task']}_space-{DATA['space']}")
 FIRST_LEVEL_EFFECT = derivative_path(FIRST_LEVEL, "statmap", contrast="{contrast}", stat="effect")
-FIRST_LEVEL_CONTRASTS = list(sovt_contrasts(config["first_level"]["parametric_modulation"],
-                                            list(DATA["ratings"])))
+FIRST_LEVEL_CONTRASTS = list(DESIGN.first_level_contrasts(
+    config["first_level"]["parametric_modulation"]))
 
 
 def first_level_map_outputs():
@@ -212,7 +211,7 @@ SECOND_LEVEL = analysis_stem("second_level")
 CHANGE_MAP = derivative_path(f"{RESULTS}/second_level/changes/sub-{{subject}}/sub-{{subject}}"
                              f"_task-{DATA['task']}_space-{DATA['space']}", "statmap",
                              contrast="{contrast}", stat="effect", desc="{delta}")
-CHANGE_CONTRASTS = list(SOVT_CONTRASTS)
+CHANGE_CONTRASTS = DESIGN.contrast_names
 
 wildcard_constraints:
     analysis="|".join(ANALYSES),
@@ -375,7 +374,7 @@ def get_roi_inputs(wildcards):
     }
 
 
-ROI_MAP_KEYS = [(s, ses, c) for s in SUBJECTS for ses in SESSIONS for c in ("HE", "LE")
+ROI_MAP_KEYS = [(s, ses, c) for s in SUBJECTS for ses in SESSIONS for c in DESIGN.condition_names
                 if (s, ses) in SESSION_RUNS]
 
 
@@ -446,7 +445,7 @@ def behaviour_tables():
                          "memory_ttests", "paper_comparison"])
 
 
-def first_level_maps(contrasts=tuple(SOVT_CONTRASTS)):
+def first_level_maps(contrasts=tuple(DESIGN.contrast_names)):
     return [FIRST_LEVEL_EFFECT.format(subject=s, session=ses, contrast=c)
             for s, ses in SESSION_RUNS for c in contrasts]
 

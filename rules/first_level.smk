@@ -79,8 +79,7 @@ rule first_level:
                                                    "noise_model")},
         parametric=config["first_level"]["parametric_modulation"],
         contrasts=FIRST_LEVEL_CONTRASTS,
-        trial_types=DATA["events"],
-        ratings=DATA["ratings"],
+        model=DESIGN.as_dict("conditions", "nuisance", "contrasts", "ratings"),
     log:
         f"{RESULTS}/logs/first_level/sub-{{subject}}_ses-{{session}}.log",
     benchmark:

@@ -18,7 +18,7 @@ rule ingest_behaviour:
         sessions=SESSIONS,
         groups=DATA["groups"],
         covariates=DATA["covariates"],
-        events=DATA["events"],
+        conditions={c.name: c.trial_type for c in DESIGN.conditions},
         ratings=DATA["ratings"],
         memory=DATA["memory"],
     log:
@@ -45,7 +45,7 @@ rule ingest_run:
         tr=DATA["tr"] if DATA["source"] == "bids" else (DATA["tr"] or SIM["tr"]),
         tr_tolerance=DATA["tr_tolerance"],
         check_header_tr=DATA["check_header_tr"],
-        events=DATA["events"],
+        conditions=[c.trial_type for c in DESIGN.conditions],
     log:
         f"{RESULTS}/logs/ingest_run/{{run_id}}.log",
     benchmark:

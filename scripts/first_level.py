@@ -15,8 +15,9 @@ from nilearn.plotting import plot_design_matrix
 
 from ecgap.first_level import (FIRST_LEVEL_STATS, NILEARN_DRIFT, GLMSpec, contrast_maps,
                                fit_first_level, first_level_output_name, high_pass_record,
-                               ignored_trial_types, session_runs, sovt_contrasts,
-                               sovt_events, stacked_designs)
+                               ignored_trial_types, model_events, session_runs,
+                               stacked_designs)
+from ecgap.design import Design
 from ecgap.ingest import read_events
 from ecgap.io import atomic_path, read_tsv, save_nifti, write_json, write_tsv
 from ecgap.provenance import software_versions
@@ -34,7 +35,8 @@ def main(smk):
                    drift_model=NILEARN_DRIFT[p.glm["drift_model"]])
     index = list(kept.index)
     raw_events = [read_events(Path(smk.input.events[i])) for i in index]
-    events = [sovt_events(e, p.trial_types, p.ratings, p.parametric) for e in raw_events]
+    study = Design.from_dict(p.model)
+    events = [model_events(e, study, p.parametric) for e in raw_events]
     confounds = [read_tsv(smk.input.confounds[i]) for i in index]
     bolds = [smk.input.bold[i] for i in index]
     masks = [smk.input.mask[i] for i in index]
@@ -43,7 +45,7 @@ def main(smk):
     else:
         mask = intersect_masks(masks, threshold=1, connected=False)
         model = fit_first_level(bolds, mask, events, confounds, spec)
-    contrasts = sovt_contrasts(p.parametric, list(p.ratings))
+    contrasts = study.first_level_contrasts(p.parametric)
     maps = contrast_maps(model, {name: contrasts[name] for name in p.contrasts})
     for contrast in p.contrasts:
         for stat in FIRST_LEVEL_STATS:
@@ -54,7 +56,7 @@ def main(smk):
         ax = plot_design_matrix(model.design_matrices_[0])
         ax.figure.savefig(tmp, dpi=100, bbox_inches="tight")
         plt.close(ax.figure)
-    ignored = sorted({t for e in raw_events for t in ignored_trial_types(e, p.trial_types)})
+    ignored = sorted({t for e in raw_events for t in ignored_trial_types(e, study)})
     write_json({"SoftwareVersions": software_versions(),
                 "RepetitionTime": spec.t_r, "SliceTimeRef": spec.slice_time_ref,
                 "HRFModel": spec.hrf_model,

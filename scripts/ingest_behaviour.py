@@ -19,7 +19,7 @@ def main(smk):
                            for (s, ses), path in zip(p.runs, smk.input.events)])
     participants, ratings, memory = behaviour_tables(
         Path(smk.input.participants).parent, events, list(p.subjects), list(p.sessions),
-        p.groups, list(p.covariates), p.events, p.ratings, p.memory)
+        p.groups, list(p.covariates), p.conditions, p.ratings, p.memory)
     lacking = sorted(set(participants["subject"]) - set(memory["subject"]))
     logging.info("%d participants; %d rating rows; memory scores for %d (missing: %s)",
                  len(participants), len(ratings), memory["subject"].nunique(),

@@ -16,9 +16,8 @@ FILES = ("events", "bold", "bold_json", "mask", "confounds", "confounds_json")
 
 def main(smk):
     files = {key: smk.input[key] for key in FILES}
-    required = [smk.params.events["he"], smk.params.events["le"]]
     info = check_run(files, smk.params.tr, smk.params.tr_tolerance,
-                     smk.params.check_header_tr, required)
+                     smk.params.check_header_tr, smk.params.conditions)
     logging.info("%s: %s", smk.wildcards.run_id, info)
     row = {**smk.params.run, **{k: files[k] for k in ("bold", "mask", "confounds", "events")},
            **info}

@@ -156,3 +156,15 @@ def test_snakemake_params_round_trip():
     assert rebuilt.periods == design.periods and rebuilt.groups == ()
     paper = _design()
     assert Design.from_dict(paper.as_dict()) == paper
+
+
+def test_every_condition_gets_its_own_effect_map():
+    """The ROI values read each condition's effect, so a design whose contrasts lack one
+    still computes it; a contrast named after a condition must be that condition."""
+    design = _custom({"contrasts": [{"name": "diff", "expression": "HE - LE"}]},
+                     second_level={"analyses": [{"name": "a", "delta": "delta1",
+                                                 "contrast": "diff"}], "conjunctions": []},
+                     brain_behaviour={"analyses": []})
+    assert design.first_level_contrasts(False) == {"diff": "HE - LE", "HE": "HE", "LE": "LE"}
+    with pytest.raises(InputError, match="must be that condition alone"):
+        _design(design={"contrasts": [{"name": "HE", "expression": "HE - LE"}]})

@@ -15,17 +15,14 @@ from nilearn.glm.first_level import make_first_level_design_matrix
 from ecgap.config import check_drift_model
 from ecgap.first_level import (ConfoundSpec, GLMSpec, QCLimits, contrast_maps,
                                fit_first_level, high_pass_record, motion_qc,
-                               select_confounds, sovt_contrasts, sovt_events)
+                               select_confounds, model_events)
 from ecgap.io import InputError, read_tsv
 from ecgap.simulate_images import cosine_basis
 
-from conftest import SHARED
+from conftest import PAPER, SHARED
 
 CONFOUNDS = SHARED / "fmriprep_confounds" / "derivatives" / "fmriprep"
 LOCALIZER = SHARED / "localizer"
-TRIAL_TYPES = {"he": "HE", "le": "LE", "rating": "rating"}
-RATINGS = {"empathy": "empathy", "positive_affect": "positive_affect",
-           "negative_affect": "negative_affect"}
 
 
 def _real_runs():
@@ -149,15 +146,15 @@ def test_parametric_modulators_are_centred_copies():
                            "empathy": [8, np.nan, 2, np.nan, np.nan],
                            "positive_affect": [1, np.nan, 6, np.nan, np.nan],
                            "negative_affect": [7, np.nan, 1, np.nan, np.nan]})
-    plain = sovt_events(events, TRIAL_TYPES, RATINGS, parametric=False)
+    plain = model_events(events, PAPER, parametric=False)
     assert sorted(plain.trial_type.unique()) == ["HE", "LE", "rating"]
-    modulated = sovt_events(events, TRIAL_TYPES, RATINGS, parametric=True)
+    modulated = model_events(events, PAPER, parametric=True)
     extra = modulated[modulated.trial_type.str.contains("x")]
     assert sorted(extra.trial_type.unique()) == sorted(
         f"{v}x{r}" for v in ("HE", "LE")
         for r in ("Empathy", "PositiveAffect", "NegativeAffect"))
     assert (extra.groupby("trial_type").modulation.sum().abs() < 1e-12).all()
-    contrasts = sovt_contrasts(True, list(RATINGS))
+    contrasts = PAPER.first_level_contrasts(True)
     assert contrasts["HEMinusLE"] == "HE - LE" and contrasts["LExNegativeAffect"] == \
         "LExNegativeAffect"
     assert len(contrasts) == 4 + 6

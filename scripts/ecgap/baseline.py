@@ -42,7 +42,7 @@ from nilearn.interfaces.fmriprep import load_confounds
 
 from ecgap.brain_behaviour import behaviour_score, regression_design
 from ecgap.config import design_from_config
-from ecgap.design import SLOPE_CONTRASTS, SOVT_CONTRASTS
+from ecgap.design import SLOPE_CONTRASTS, Design
 from ecgap.ingest import slice_time_reference
 from ecgap.io import save_nifti
 from ecgap.second_level import (Inference, analyse_contrasts, contrast_vector, group_design,
@@ -90,14 +90,14 @@ def fit_run(func: Path, stem: str, events: pd.DataFrame, config: dict,
         high_pass=fl["high_pass"], noise_model=fl["noise_model"],
         smoothing_fwhm=fl["smoothing_fwhm"] or None, mask_img=str(mask),
         minimize_memory=True, signal_scaling=0)
-    names = {config["data"]["events"][k]: name for k, name in
-             (("he", "HE"), ("le", "LE"), ("rating", "rating"))}
+    study = Design.of_study(config["design"])
+    names = study.modelled_trial_types()
     modelled = events[events["trial_type"].isin(names)].assign(
         trial_type=lambda e: e["trial_type"].map(names))
     model.fit(str(bold), events=modelled[["onset", "duration", "trial_type"]],
               confounds=confounds)
     maps = {name: model.compute_contrast(expression, output_type="effect_size")
-            for name, expression in SOVT_CONTRASTS.items()}
+            for name, expression in study.first_level_contrasts(False).items()}
     return maps, bool(excluded), str(mask)
 
 
@@ -108,7 +108,8 @@ def first_level(root: Path, config: dict, subjects: list[str], out: Path
     data = config["data"]
     effects, excluded, masks, ratings = {}, set(), {}, []
     columns = data["ratings"]  # measure -> events column
-    video_types = {data["events"]["he"]: "HE", data["events"]["le"]: "LE"}
+    study = Design.of_study(config["design"])
+    video_types = {c.trial_type: c.name for c in study.conditions}
     for subject in subjects:
         masks[subject] = []
         for session in data["sessions"]:

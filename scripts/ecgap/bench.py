@@ -12,6 +12,7 @@ and planning. Each engine measurement runs in its own process so that its peak m
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import re
@@ -31,6 +32,7 @@ import pandas as pd
 import yaml
 
 from ecgap.bids import Layout, canonical_run_paths
+from ecgap.config import validate_config
 from ecgap.design import Design
 from ecgap.io import write_text, write_tsv
 from ecgap.provenance import commit, machine
@@ -360,7 +362,7 @@ def rerun_jobs(benchmarks: Path, since: float) -> pd.DataFrame:
 
 
 BARE_FIRST_LEVEL = """
-import sys, time
+import json, sys, time
 start = time.perf_counter()
 import pandas as pd
 from nilearn.glm.first_level import FirstLevelModel
@@ -372,8 +374,7 @@ model = FirstLevelModel(t_r=float(sys.argv[6]), hrf_model="spm", drift_model=Non
                         noise_model="ar1", smoothing_fwhm=float(sys.argv[7]),
                         mask_img=mask, minimize_memory=True, signal_scaling=0)
 model.fit(bold, events=events, confounds=confounds)
-for name, expression in {"HE": "HE", "LE": "LE", "HEMinusLE": "HE - LE",
-                         "meanHELE": "0.5 * HE + 0.5 * LE"}.items():
+for name, expression in json.loads(sys.argv[8]).items():
     maps = model.compute_contrast(expression, output_type="all")
     for stat, key in (("effect", "effect_size"), ("variance", "effect_variance"),
                       ("z", "z_score")):
@@ -390,19 +391,22 @@ ONE_THREAD = {**os.environ, **{name: "1" for name in (
 
 
 def first_level_overhead(workdir: Path, configfile: Path, subject: str = "01",
-                         session: str = "pre", repeats: int = 3) -> pd.DataFrame:
+                         session: str | None = None, repeats: int = 3) -> pd.DataFrame:
     """Item 2: the workflow's first_level job (its benchmark file: script start-up,
     validation, fit, contrasts, maps, design table and figure, sidecar) against bare
     nilearn (a fresh Python process: imports, FirstLevelModel.fit on the same run, events
     and selected confounds, the same four contrasts written as maps), one process each."""
     config = yaml.safe_load(configfile.read_text())
+    design = Design.of_study(validate_config(copy.deepcopy(config))["design"])
+    contrasts = design.first_level_contrasts(False)
+    session = session or design.sessions[0]
     task = config.get("data", {}).get("task", "sovt")
     stem = f"sub-{subject}_ses-{session}_task-{task}"
     func = (workdir / "results/simulated/derivatives/fmriprep" / f"sub-{subject}"
             / f"ses-{session}" / "func")
     space = config.get("data", {}).get("space", "MNI152NLin2009cAsym")
     target = (f"results/first_level/sub-{subject}/ses-{session}/{stem}_space-{space}_"
-              "contrast-HE_stat-effect_statmap.nii.gz")
+              f"contrast-{next(iter(contrasts))}_stat-effect_statmap.nii.gz")
     bench = workdir / f"results/benchmarks/first_level/sub-{subject}_ses-{session}.tsv"
     workflow, bare = [], []
     with tempfile.TemporaryDirectory() as scratch:
@@ -421,7 +425,8 @@ def first_level_overhead(workdir: Path, configfile: Path, subject: str = "01",
                             str(workdir / "results/preprocess"
                                 / f"{stem}_desc-confounds_timeseries.tsv"),
                             f"{scratch}/bare", str(config["simulate"]["tr"]),
-                            str(config.get("first_level", {}).get("smoothing_fwhm", 6))],
+                            str(config.get("first_level", {}).get("smoothing_fwhm", 6)),
+                            json.dumps(contrasts)],
                            check=True, capture_output=True, env=ONE_THREAD)
             bare.append(time.perf_counter() - start)
     median_workflow, median_bare = float(np.median(workflow)), float(np.median(bare))

@@ -15,6 +15,9 @@ import yaml
 from ecgap.design import Design, DesignError
 from ecgap.io import InputError
 
+#: The workflow's config schema (config/schema/config.schema.yaml in the repository).
+SCHEMA = Path(__file__).resolve().parents[2] / "config" / "schema" / "config.schema.yaml"
+
 
 def _with_defaults(validator_class: type) -> type:
     """A validator that fills ``default`` values in before validating the properties."""
@@ -39,7 +42,7 @@ def load_schema(path: str | Path) -> dict[str, Any]:
         return yaml.safe_load(handle)
 
 
-def validate_config(config: dict[str, Any], schema_path: str | Path) -> dict[str, Any]:
+def validate_config(config: dict[str, Any], schema_path: str | Path = SCHEMA) -> dict[str, Any]:
     """Fill defaults into ``config`` in place and raise an InputError on the first bad key."""
     schema = load_schema(schema_path)
     validator = _with_defaults(jsonschema.Draft7Validator)(schema)

@@ -459,9 +459,12 @@ class Design:
         return {c.trial_type: c.name for c in self.conditions + self.nuisance}
 
     def first_level_contrasts(self, parametric: bool) -> dict[str, str]:
-        """Contrast name -> nilearn expression; with parametric modulation also one
-        contrast per condition and rating (``<condition>x<Rating>``)."""
+        """Contrast name -> nilearn expression: the design's contrasts, then each condition
+        against baseline that they lack (the ROI values read every condition's effect);
+        with parametric modulation also one per condition and rating
+        (``<condition>x<Rating>``)."""
         contrasts = {c.name: c.expression for c in self.contrasts}
+        contrasts.update({c: c for c in self.condition_names if c not in contrasts})
         if parametric:
             for condition in self.conditions:
                 for rating in self.ratings:
@@ -536,10 +539,15 @@ def _contrasts(entries: Sequence[Mapping[str, Any]] | None,
     _unique("design.contrasts", [e["name"] for e in entries])
     contrasts = []
     for entry in entries:
+        key = f"design.contrasts ({entry['name']}).expression"
         try:
             weights = linear_weights(entry["expression"], conditions)
         except ValueError as err:
-            raise DesignError(f"design.contrasts ({entry['name']}).expression", str(err)) from err
+            raise DesignError(key, str(err)) from err
+        if entry["name"] in conditions and weights != {c: float(c == entry["name"])
+                                                       for c in conditions}:
+            raise DesignError(key, "a contrast named after a condition must be that "
+                                   "condition alone")
         contrasts.append(Contrast(entry["name"], entry["expression"], tuple(weights.items())))
     return tuple(contrasts)
 

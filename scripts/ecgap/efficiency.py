@@ -16,11 +16,14 @@ import numpy as np
 import pandas as pd
 from nilearn.glm.first_level import make_first_level_design_matrix
 
+from ecgap.config import validate_config
+from ecgap.design import Design
 from ecgap.provenance import write_table
 from ecgap.task import TaskDesign, make_sovt_events, n_volumes
 
-CONTRASTS = {"HE": {"HE": 1.0}, "LE": {"LE": 1.0}, "HEMinusLE": {"HE": 1.0, "LE": -1.0},
-             "meanHELE": {"HE": 0.5, "LE": 0.5}}
+#: The default (the paper's) design, whose task the simulator's timing is.
+DESIGN = Design.of_study(validate_config({})["design"])
+CONTRASTS = {c.name: dict(c.weights) for c in DESIGN.contrasts}
 
 
 def contrast_variance(design: pd.DataFrame, weights: dict[str, float], rho: float) -> float:
@@ -37,7 +40,7 @@ def variance_ratios(events: pd.DataFrame, t_r: float, n_vols: int, cutoff_s: flo
                     rho: float) -> dict[str, float]:
     """Var with the cosine set / var without it, per contrast, for one run."""
     frame_times = np.arange(n_vols) * t_r
-    task = events.loc[events["trial_type"].isin(["HE", "LE", "rating"]),
+    task = events.loc[events["trial_type"].isin(list(DESIGN.modelled_trial_types())),
                       ["onset", "duration", "trial_type"]]
     designs = [make_first_level_design_matrix(frame_times, task, hrf_model="spm",
                                               drift_model=drift, high_pass=1 / cutoff_s)

@@ -23,8 +23,8 @@ from nilearn.glm.first_level import FirstLevelModel
 from nilearn.image import load_img
 from nilearn.interfaces.fmriprep import load_confounds
 
-from ecgap.design import (FIRST_LEVEL_STATS, SOVT_CONTRASTS,  # noqa: F401 (re-exported)
-                          first_level_output_name, parametric_name, sovt_contrasts)
+from ecgap.design import (FIRST_LEVEL_STATS, Design,  # noqa: F401 (re-exported)
+                          first_level_output_name, parametric_name)
 from ecgap.io import InputError, read_json, read_tsv
 
 Img = str | Path | nib.Nifti1Image
@@ -266,43 +266,38 @@ def temporal_snr(bold: nib.Nifti1Image, mask: nib.Nifti1Image) -> float:
     return float(np.median(tsnr))
 
 
-def sovt_events(events: pd.DataFrame, trial_types: Mapping[str, str],
-                ratings: Mapping[str, str], parametric: bool) -> pd.DataFrame:
-    """The GLM's events: HE and LE videos, rating periods; fixation is the baseline.
+def model_events(events: pd.DataFrame, design: Design, parametric: bool) -> pd.DataFrame:
+    """The GLM's events: the design's conditions and nuisance trial types, renamed to
+    their regressors; every other event (fixation, ...) is the implicit baseline.
 
-    With ``parametric``, each video type gets one extra regressor per rating
-    (``HExempathy`` ...): a copy of its events with the rating, mean-centred over that
-    type's videos in the run, in nilearn's ``modulation`` column.
+    With ``parametric``, each condition gets one extra regressor per rating
+    (``HExEmpathy`` ...): a copy of its events with the rating, mean-centred over that
+    condition's events in the run, in nilearn's ``modulation`` column.
     """
-    names = model_trial_types(trial_types)
+    names = design.modelled_trial_types()
     kept = events[events["trial_type"].isin(names)].copy()
     kept["trial_type"] = kept["trial_type"].map(names)
     out = [kept[["onset", "duration", "trial_type"]].assign(modulation=1.0)]
     if parametric:
-        for video in ("HE", "LE"):
-            rows = kept[kept["trial_type"] == video]
-            for rating, column in ratings.items():
-                values = pd.to_numeric(rows[column], errors="coerce")
+        for condition in design.condition_names:
+            rows = kept[kept["trial_type"] == condition]
+            for rating in design.ratings:
+                values = pd.to_numeric(rows[rating.column], errors="coerce")
                 if values.isna().any():
-                    raise InputError("events", f"{column} is n/a for some {video} videos; "
-                                               "parametric modulation needs every rating")
+                    raise InputError("events", f"{rating.column} is n/a for some {condition} "
+                                               "events; parametric modulation needs every "
+                                               "rating")
                 out.append(pd.DataFrame({
                     "onset": rows["onset"], "duration": rows["duration"],
-                    "trial_type": f"{video}x{parametric_name(rating)}",
+                    "trial_type": f"{condition}x{parametric_name(rating.name)}",
                     "modulation": values - values.mean()}))
     return pd.concat(out, ignore_index=True).sort_values("onset", kind="stable")
 
 
-def model_trial_types(trial_types: Mapping[str, str]) -> dict[str, str]:
-    """The events' trial_type values the GLM models, mapped to its regressor names."""
-    return {trial_types["he"]: "HE", trial_types["le"]: "LE",
-            trial_types["rating"]: "rating"}
-
-
-def ignored_trial_types(events: pd.DataFrame, trial_types: Mapping[str, str]) -> list[str]:
+def ignored_trial_types(events: pd.DataFrame, design: Design) -> list[str]:
     """trial_type values in ``events`` that the GLM leaves in the implicit baseline
     (fixation, button presses, ...)."""
-    modelled = model_trial_types(trial_types)
+    modelled = design.modelled_trial_types()
     return sorted(set(events["trial_type"].dropna().astype(str)) - set(modelled))
 
 

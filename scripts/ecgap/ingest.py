@@ -223,14 +223,14 @@ def _load(path: Path) -> nib.Nifti1Image:
 
 def behaviour_tables(
     bids_dir: Path, events: pd.DataFrame, subjects: list[str], sessions: list[str],
-    groups: Mapping[str, str], covariates: list[str], event_types: Mapping[str, str],
+    groups: Mapping[str, str], covariates: list[str], conditions: Mapping[str, str],
     ratings: Mapping[str, str], memory: Mapping[str, object],
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """The participants, ratings and memory tables of a study.
 
     ``events`` lists the events file of every subject and session (columns subject,
-    session, events); ``event_types`` maps he/le to trial_type values; ``memory`` holds
-    the memory task label and score columns (config ``data.memory``).
+    session, events); ``conditions`` maps the design's conditions to their trial_type
+    values; ``memory`` holds the memory task label and score columns.
     """
     path = bids_dir / "participants.tsv"
     participants = read_participants(path, groups, covariates)
@@ -238,8 +238,7 @@ def behaviour_tables(
     if unknown:
         raise InputError(path, f"no row for sub-{', sub-'.join(unknown)}")
     participants = participants[participants["subject"].isin(subjects)]
-    video_types = {"HE": event_types["he"], "LE": event_types["le"]}
-    rating_table = ratings_table(participants, events, video_types, ratings, sessions)
+    rating_table = ratings_table(participants, events, conditions, ratings, sessions)
     layout = Layout(bids_dir, bids_dir, "", "")
     scores = memory_table(layout, participants, sessions, str(memory["task"]),
                           list(memory["scores"]))  # type: ignore[call-overload]

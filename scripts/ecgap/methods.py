@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from ecgap.design import Design
+from ecgap.design import Condition, Design
 
 REFERENCES = {
     "klimecki": "Klimecki, O. M., Leiberg, S., Ricard, M., & Singer, T. (2014). Differential "
@@ -94,21 +94,31 @@ def data_paragraph(data: Mapping, runs: pd.DataFrame, exclusions: pd.DataFrame,
         "out of the analyses of the change periods that include that session.")
 
 
-def first_level_paragraph(first_level: Mapping, events: Mapping, versions: Mapping) -> str:
+def _trial_types(conditions: Sequence[Condition]) -> str:
+    """'high-emotion video (HE) and low-emotion video (LE)': the descriptions and
+    trial_type values of modelled events."""
+    return _list([f"{c.description} ({c.trial_type})" if c.description else c.trial_type
+                  for c in conditions])
+
+
+def first_level_paragraph(first_level: Mapping, design: Design, versions: Mapping) -> str:
     """The first-level GLM."""
     drift = DRIFT_WORDS[first_level["drift_model"]].format(
         high_pass=first_level["high_pass"], period=1 / first_level["high_pass"])
+    nuisance = (f" and, as nuisance, the {_trial_types(design.nuisance)} events"
+                if design.nuisance else "")
+    contrasts = _list([c.name if c.name == c.expression else f"{c.name} = {c.expression}"
+                       for c in design.contrasts])
     return (
         f"Each session was modelled with nilearn's FirstLevelModel (nilearn "
         f"{versions['nilearn']}; Abraham et al., 2014), its runs concatenated: "
-        f"high-emotion ({events['he']}) and low-emotion ({events['le']}) video blocks and "
-        f"the rating periods ({events['rating']}) convolved with nilearn's "
+        f"the {_trial_types(design.conditions)} events{nuisance}, convolved with nilearn's "
         f"'{first_level['hrf_model']}' haemodynamic response function, the confounds above "
         f"and {drift}, an "
         f"{first_level['noise_model'].upper()} noise model, data scaled to percent signal "
         f"change and smoothed with a {first_level['smoothing_fwhm']} mm FWHM Gaussian kernel. "
-        "Contrasts against the implicit fixation baseline gave HE, LE, their mean and HE - "
-        "LE effect maps per session.")
+        f"Contrasts against the implicit baseline (the events not modelled) gave the "
+        f"effect maps {contrasts} per session.")
 
 
 def group_paragraph(data: Mapping, second_level: Mapping, sidecars: Sequence[Mapping],
@@ -192,7 +202,7 @@ def methods_markdown(settings: Mapping, runs: pd.DataFrame, exclusions: pd.DataF
     data, design = settings["data"], Design.from_dict(settings["design"])
     paragraphs = [
         data_paragraph(data, runs, exclusions, settings["preprocess"], settings["simulate"]),
-        first_level_paragraph(settings["first_level"], data["events"], versions),
+        first_level_paragraph(settings["first_level"], design, versions),
         group_paragraph(data, settings["second_level"], group_sidecars, design),
         conjunction_paragraph(settings["second_level"]),
         brain_behaviour_paragraph(data, settings["brain_behaviour"], bb_sidecars),

@@ -19,6 +19,7 @@ import yaml
 from ecgap.behaviour import all_tables
 from ecgap.bids import Layout, canonical_run_paths
 from ecgap.config import validate_config
+from ecgap.design import Design
 from ecgap.ingest import behaviour_tables
 from ecgap.paper import compare_with_paper
 from ecgap.simulate_behaviour import (BehaviourParams, study_from_config,
@@ -30,6 +31,7 @@ def study_tables(config: dict, seed: int, workdir: Path) -> dict[str, pd.DataFra
     does: the ingest tables (participants, ratings, memory), every behavioural table and
     the paper comparison, by name."""
     study = dataclasses.replace(study_from_config(config), seed=seed)
+    design = Design.of_study(config["design"])
     data, sim = config["data"], config["simulate"]
     root = workdir / f"seed-{seed}"
     write_behaviour_dataset(study, BehaviourParams(**sim["behaviour"]), root / "bids",
@@ -40,7 +42,8 @@ def study_tables(config: dict, seed: int, workdir: Path) -> dict[str, pd.DataFra
                            for s in study.subjects for ses in data["sessions"]])
     participants, ratings, memory = behaviour_tables(
         layout.bids_dir, events, study.subjects, list(data["sessions"]), data["groups"],
-        list(data["covariates"]), data["events"], data["ratings"], data["memory"])
+        list(data["covariates"]), {c.name: c.trial_type for c in design.conditions},
+        data["ratings"], data["memory"])
     beh = config["behaviour"]
     tables = all_tables(ratings, participants, memory, data["sessions"], data["covariates"],
                         beh["center_covariates"], data["memory"]["scores"],
