@@ -11,7 +11,7 @@ rule behaviour_sovt:
         ttests=f"{RESULTS}/behaviour/ttests.tsv",
         correlations=f"{RESULTS}/behaviour/correlations.tsv",
     params:
-        sessions=SESSIONS,
+        design=DESIGN.as_dict("groups", "sessions", "periods", "conditions", "ratings"),
         covariates=DATA["covariates"],
         center=config["behaviour"]["center_covariates"],
         practice_column=config["behaviour"]["practice_column"],
@@ -37,8 +37,7 @@ rule behaviour_memory:
         manova=f"{RESULTS}/behaviour/memory_manova.tsv",
         ttests=f"{RESULTS}/behaviour/memory_ttests.tsv",
     params:
-        sessions=SESSIONS,
-        scores=DATA["memory"]["scores"],
+        design=DESIGN.as_dict("groups", "sessions", "periods", "scores"),
         covariates=DATA["covariates"],
         center=config["behaviour"]["center_covariates"],
     log:

@@ -78,7 +78,7 @@ else:
     # reported before any job runs.
     def _real_study():
         participants = read_participants(LAYOUT.bids_dir / "participants.tsv",
-                                         DATA["groups"], DATA["covariates"])
+                                         DESIGN.labels(), DATA["covariates"])
         check_exclusions(EXCLUDED_SUBJECTS, participants["subject"])
         subjects = [s for s in participants["subject"] if s not in EXCLUDED_SUBJECTS]
         return subjects, study_runs(LAYOUT, subjects, SESSIONS, DATA["resolution"])

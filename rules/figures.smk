@@ -17,9 +17,8 @@ rule figure_behaviour:
                              "Figures", {"figure": "2B"}),
         summary=f"{FIGURES}/behaviour_summary.json",
     params:
-        sessions=SESSIONS,
-        groups=DATA["groups"],
-        scores=DATA["memory"]["scores"],
+        design=DESIGN.as_dict("sessions", "conditions", "ratings", "scores"),
+        groups=DESIGN.labels(),
         findings=Findings(f"{FIGURES}/behaviour_summary.json"),
         **FIGURE_PARAMS,
     log:
@@ -98,7 +97,7 @@ rule figure_networks:
         summary=f"{FIGURES}/networks_summary.json",
     params:
         cut_coords=FIG["network_cut_coords"],
-        groups=DATA["groups"],
+        groups=DESIGN.labels(),
         periods={p.name: p.words() for p in DESIGN.periods},
         findings=Findings(f"{FIGURES}/networks_summary.json"),
         **FIGURE_PARAMS,
@@ -139,7 +138,7 @@ rule figure_group:
         weights=lambda wc: DESIGN.contrast_weights(ANALYSES[wc.name]["contrast"]),
         delta=lambda wc: ANALYSES[wc.name]["delta"],
         sessions=SESSIONS,
-        groups=DATA["groups"],
+        groups=DESIGN.labels(),
         findings=lambda wc: Findings(
             f"{RESULTS}/second_level/{wc.name}/figures/summary.json"),
         **FIGURE_PARAMS,
@@ -182,8 +181,9 @@ rule figure_brain_behaviour:
         weights=lambda wc: DESIGN.contrast_weights(BB_ANALYSES[wc.name]["contrast"]),
         delta=lambda wc: BB_ANALYSES[wc.name]["delta"],
         score_label=lambda wc: BB_SCORE_LABELS[wc.name],
+        group=DESIGN.brain_behaviour_group,
         periods={p.name: [p.first, p.second] for p in DESIGN.periods},
-        groups=DATA["groups"],
+        groups=DESIGN.labels(),
         findings=lambda wc: Findings(
             f"{RESULTS}/brain_behaviour/{wc.name}/figures/summary.json"),
         **FIGURE_PARAMS,
@@ -220,7 +220,7 @@ rule figure_conjunction:
         summary=f"{RESULTS}/conjunctions/{{conjunction}}/figures/summary.json",
     params:
         conjunction=lambda wc: CONJUNCTIONS[wc.conjunction],
-        groups=DATA["groups"],
+        groups=DESIGN.labels(),
         findings=lambda wc: Findings(
             f"{RESULTS}/conjunctions/{wc.conjunction}/figures/summary.json"),
         **FIGURE_PARAMS,

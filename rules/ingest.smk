@@ -16,10 +16,10 @@ rule ingest_behaviour:
         runs=[(RUNS[r]["subject"], RUNS[r]["session"]) for r in RUN_IDS],
         exclude_subjects=DATA["exclude_subjects"],
         sessions=SESSIONS,
-        groups=DATA["groups"],
+        groups=DESIGN.labels(),
         covariates=DATA["covariates"],
         conditions={c.name: c.trial_type for c in DESIGN.conditions},
-        ratings=DATA["ratings"],
+        ratings={r.name: r.column for r in DESIGN.ratings},
         memory=DATA["memory"],
     log:
         f"{RESULTS}/logs/ingest_behaviour.log",

@@ -20,12 +20,12 @@ rule brain_behaviour:
         sidecar=f"{BRAIN_BEHAVIOUR}_statmap.json",
     params:
         analysis=lambda wc: BB_ANALYSES[wc.bb],
-        group=DATA["groups"][BB["group"]],
-        role=BB["group"],
+        group=DESIGN.labels()[DESIGN.brain_behaviour_group],
+        role=DESIGN.brain_behaviour_group,
         covariates=BB_COVARIATES,
         subjects=period_subjects(BB_ANALYSES, "bb"),
         lacking_session=period_subjects(BB_ANALYSES, "bb", lacking=True),
-        design=DESIGN.as_dict("sessions", "periods"),
+        design=DESIGN.as_dict("sessions", "periods", "conditions", "ratings"),
         score=lambda wc: BB_SCORES[wc.bb],
         inference=inference_params(),
     log:

@@ -1,25 +1,28 @@
-"""Rule behaviour_memory: memory-task MANOVA (time x group) and paired t-tests."""
+"""Rule behaviour_memory: the per-session scores' (memory task's) time x group MANOVA and
+paired t-tests."""
 
 import logging
 import sys
 
 sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
 
-from ecgap.behaviour import memory_manova, memory_ttests
+from ecgap.behaviour import scores_manova, scores_ttests
+from ecgap.design import Design
 from ecgap.io import read_tsv, write_tsv
 from ecgap.snake import run
 
 
 def main(smk):
     p = smk.params
-    memory = read_tsv(smk.input.memory, dtype={"subject": str})
+    design = Design.from_dict(p.design)
+    scores = read_tsv(smk.input.memory, dtype={"subject": str})
     participants = read_tsv(smk.input.participants, dtype={"subject": str})
-    manova = memory_manova(memory, participants, p.sessions, p.scores, p.covariates, p.center)
-    dropped = sorted(set(participants["subject"]) - set(memory["subject"]))
-    logging.info("memory MANOVA on n = %d (no memory data: %s)\n%s", manova["n"].iloc[0],
+    manova = scores_manova(scores, participants, design, p.covariates, p.center)
+    dropped = sorted(set(participants["subject"]) - set(scores["subject"]))
+    logging.info("scores MANOVA on n = %d (no scores: %s)\n%s", manova["n"].iloc[0],
                  ", ".join(dropped) or "none", manova.to_string())
     write_tsv(manova, smk.output.manova)
-    write_tsv(memory_ttests(memory, participants, p.sessions, p.scores), smk.output.ttests)
+    write_tsv(scores_ttests(scores, participants, design), smk.output.ttests)
 
 
 run(snakemake, main)  # noqa: F821

@@ -5,6 +5,7 @@ import sys
 sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
 
 from ecgap.figures import memory_summary, plot_memory, plot_ratings, rating_summary, save_figure
+from ecgap.design import Design
 from ecgap.io import read_tsv, write_json
 from ecgap.report import manova_sentence
 from ecgap.snake import run
@@ -14,9 +15,10 @@ def main(smk):
     p = smk.params
     ratings = read_tsv(smk.input.ratings, dtype={"subject": str})
     memory = read_tsv(smk.input.memory, dtype={"subject": str})
-    save_figure(plot_ratings(rating_summary(ratings, p.sessions), p.sessions, p.groups),
+    design = Design.from_dict(p.design)
+    save_figure(plot_ratings(rating_summary(ratings, design), design, p.groups),
                 smk.output.ratings, p.dpi)
-    save_figure(plot_memory(memory_summary(memory, p.scores), p.sessions, p.groups),
+    save_figure(plot_memory(memory_summary(memory, design.scores), design.sessions, p.groups),
                 smk.output.memory, p.dpi)
     paper = read_tsv(smk.input.paper_comparison)
     write_json({

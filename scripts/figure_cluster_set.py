@@ -8,7 +8,7 @@ sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
 
 import nibabel as nib
 
-from ecgap.figures import (cluster_changes, cluster_session_values,
+from ecgap.figures import (cluster_changes, group_colours, cluster_session_values,
                            cluster_titles, paths_for, plot_brain_behaviour,
                            plot_cluster_sessions, plot_stat_maps, sample_label, save_figure)
 from ecgap.io import read_json, read_tsv, write_json
@@ -37,7 +37,8 @@ def main(smk):
         changes = cluster_changes(roi, weights, p.periods)
         points = changes[changes["period"] == p.delta].merge(
             design[["subject", "score"]], on="subject")
-        fig = plot_brain_behaviour(points, f"{p.score_label} (centred)", titles)
+        fig = plot_brain_behaviour(points, f"{p.score_label} (centred)", titles,
+                                   group_colours(p.groups)[p.groups[p.group]])
     save_figure(fig, smk.output.values, p.dpi)
     write_table_html(clusters, smk.output.table, f"{p.name}: clusters",
                      note=f"Cluster-forming p < {sidecar['ClusterFormingP']} one-sided, "

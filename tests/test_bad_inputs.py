@@ -217,7 +217,7 @@ def participants_duplicate(files, tmp):
     return _participants(tmp, {**_two(0, 0), "participant_id": ["sub-01", "sub-01"]})
 
 
-@case("participants.tsv", "group label\\(s\\) 'control' not in the config's data.groups")
+@case("participants.tsv", "group label\\(s\\) 'control' not in the config's design.groups labels")
 def participants_unknown_group(files, tmp):
     return _participants(tmp, {**_two(0, 0), "group": ["affect", "control"]})
 

@@ -34,7 +34,7 @@ def _ratings(seed=0):
 
 def test_rating_summary_is_mean_and_sem_of_subject_means():
     ratings = _ratings()
-    summary = figures.rating_summary(ratings, SESSIONS)
+    summary = figures.rating_summary(ratings, PAPER)
     cell = ratings[(ratings.group == "affect") & (ratings.session == "post1")
                    & (ratings.video_type == "HE")]
     per_subject = cell.groupby("subject").empathy.mean()
@@ -43,7 +43,7 @@ def test_rating_summary_is_mean_and_sem_of_subject_means():
     assert row["mean"] == pytest.approx(per_subject.mean())
     assert row["sem"] == pytest.approx(per_subject.std(ddof=1) / np.sqrt(3))
     assert row["n"] == 3
-    fig = figures.plot_ratings(summary, SESSIONS, GROUPS)
+    fig = figures.plot_ratings(summary, PAPER, GROUPS)
     assert len(fig.axes) == 3 and fig.axes[0].get_ylabel().startswith("Rating")
     plt.close(fig)
 

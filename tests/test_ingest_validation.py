@@ -129,7 +129,7 @@ def test_unknown_group_label(tmp_path):
     path = _participants(tmp_path, {"participant_id": ["sub-01", "sub-02"],
                                     "group": ["affect", "control"], "age": [20, 21],
                                     "bdi": [1, 2]})
-    with pytest.raises(InputError, match="'control' not in the config's data.groups"):
+    with pytest.raises(InputError, match="'control' not in the config's design.groups labels"):
         read_participants(path, GROUPS)
 
 

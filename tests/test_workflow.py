@@ -599,7 +599,7 @@ def test_unknown_group_fails_before_any_job(tiny_bids, tmp_path):
     participants.write_text(participants.read_text().replace("memory", "control"))
     proc = run_snakemake(tmp_path, configfile=bids_config(tmp_path, data), check=False)
     assert proc.returncode != 0
-    assert "'control' not in the config's data.groups" in proc.stderr
+    assert "'control' not in the config's design.groups labels" in proc.stderr
     assert str(participants) in proc.stderr
     _no_outputs(tmp_path)
 

@@ -1,17 +1,23 @@
 """Behaviour: the multivariate approach to repeated measures, follow-ups, paper comparison.
 
 Each subject's repeated measures are turned into within-subject contrast scores, and one
-multivariate linear model is fitted across subjects: intercept + group (effect-coded)
-+ covariates. A within effect is the test of the intercept of its scores; its interaction
-with group is the test of the group coefficient; the group main effect uses each
-subject's mean over all cells. With one hypothesis row, Pillai, Wilks, Hotelling and Roy
-give the same exact F on (p, df_e - p + 1) df, and partial eta^2 = Pillai's V.
+multivariate linear model is fitted across subjects: intercept + group (deviation-coded
+against the control group) + covariates. A within effect is the test of the intercept
+of its scores; its interaction with group is the test of the group coefficients; the
+group main effect uses each subject's mean over all cells. With one hypothesis row (two
+groups), Pillai, Wilks, Hotelling and Roy give the same exact F on (p, df_e - p + 1) df,
+and partial eta^2 = Pillai's V. With three or more groups the group coefficients give
+g - 1 hypothesis rows: Pillai's trace with its approximate F, partial eta^2 = V / s.
+
+The design (:class:`ecgap.design.Design`) names the groups, sessions and change periods,
+conditions and ratings. The effect names keep the paper's words: "video" is the
+condition factor.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -19,26 +25,29 @@ import pingouin as pg
 import statsmodels.api as sm
 from statsmodels.multivariate.manova import MANOVA
 
+from ecgap.design import Design
 from ecgap.io import InputError
 
-RATINGS = ("empathy", "positive_affect", "negative_affect")
-VIDEO_TYPES = ("HE", "LE")
+INTERCEPT = "Intercept"
+GROUP = "group"  # stands for every group column of the design matrix
 
-#: Effects of the SoVT MANOVA: (name, kind of scores, tested coefficient).
-SOVT_EFFECTS = (
-    ("video", "video", "Intercept"),
-    ("video x group", "video", "group"),
-    ("time", "time", "Intercept"),
-    ("time x group", "time", "group"),
-    ("time x video", "time_video", "Intercept"),
-    ("time x video x group", "time_video", "group"),
-    ("group", "mean", "group"),
-)
+
+def repeated_measures_effects(design: Design) -> list[tuple[str, str, str]]:
+    """(name, kind of scores, tested term) of the repeated-measures MANOVA; the
+    condition ("video") effects only with two or more conditions."""
+    effects = [("video", "video", INTERCEPT), ("video x group", "video", GROUP),
+               ("time", "time", INTERCEPT), ("time x group", "time", GROUP),
+               ("time x video", "time_video", INTERCEPT),
+               ("time x video x group", "time_video", GROUP), ("group", "mean", GROUP)]
+    if len(design.conditions) < 2:
+        effects = [e for e in effects if "video" not in e[1]]
+    return effects
 
 
 @dataclass(frozen=True)
 class MultivariateTest:
-    """One exact multivariate test (single hypothesis row)."""
+    """One multivariate test: exact F for one hypothesis row, Pillai's approximate F
+    otherwise (``s`` = min(dependent variables, hypothesis rows))."""
 
     effect: str
     pillai: float
@@ -47,42 +56,55 @@ class MultivariateTest:
     df2: int
     p: float
     n: int
+    s: int = 1
 
     @property
     def partial_eta2(self) -> float:
-        return self.pillai
+        return self.pillai / self.s
+
+
+def group_columns(design: Design) -> list[str]:
+    """The design matrix's group columns: 'group' for two groups, else one per trained
+    group ('group_<name>')."""
+    if len(design.groups) == 2:
+        return [GROUP]
+    return [f"{GROUP}_{g.name}" for g in design.trained]
 
 
 def design_matrix(subjects: pd.DataFrame, covariates: Sequence[str], center: bool,
-                  affect: str = "affect") -> pd.DataFrame:
-    """Intercept, effect-coded group (+1 affect, -1 memory) and covariates, per subject.
+                  design: Design) -> pd.DataFrame:
+    """Intercept, deviation-coded group and covariates, per subject.
 
-    ``center=False`` keeps covariates in their raw units, as SPSS does; within-subject
-    effects are then evaluated at covariate values of zero.
+    Each trained group's column is +1 for its subjects, -1 for the control group's and 0
+    for the others (two groups: +1 trained, -1 control). ``center=False`` keeps
+    covariates in their raw units, as SPSS does; within-subject effects are then
+    evaluated at covariate values of zero.
     """
-    x = pd.DataFrame({"Intercept": 1.0,
-                      "group": np.where(subjects["group"] == affect, 1.0, -1.0)},
-                     index=subjects.index)
+    x = pd.DataFrame({INTERCEPT: 1.0}, index=subjects.index)
+    group = subjects["group"].to_numpy()
+    for column, trained in zip(group_columns(design), design.trained):
+        x[column] = np.where(group == trained.name, 1.0,
+                             np.where(group == design.control.name, -1.0, 0.0))
     for name in covariates:
         values = subjects[name].astype(float)
         x[name] = values - values.mean() if center else values
     return x
 
 
-def multivariate_test(scores: pd.DataFrame, x: pd.DataFrame, coefficient: str,
+def multivariate_test(scores: pd.DataFrame, x: pd.DataFrame, terms: Sequence[str],
                       effect: str) -> MultivariateTest:
-    """Exact F test of one coefficient of the multivariate model ``scores ~ x``.
-
-    Uses statsmodels' MANOVA with an explicit one-row hypothesis matrix.
-    """
+    """F test that the coefficients ``terms`` of the multivariate model ``scores ~ x``
+    are zero: exact for one term (or one dependent variable), Pillai's approximate F
+    otherwise. Uses statsmodels' MANOVA with an explicit hypothesis matrix."""
     n, p = scores.shape
     if n - x.shape[1] - p + 1 < 1:
         raise InputError("participants", f"{effect!r} has {p} dependent variables and "
                                          f"{x.shape[1]} model terms: it needs at least "
                                          f"{x.shape[1] + p} subjects with complete data, "
                                          f"got {n}")
-    contrast = np.zeros((1, x.shape[1]))
-    contrast[0, list(x.columns).index(coefficient)] = 1.0
+    contrast = np.zeros((len(terms), x.shape[1]))
+    for row, term in enumerate(terms):
+        contrast[row, list(x.columns).index(term)] = 1.0
     if p == 1:
         # statsmodels' MANOVA needs two or more DVs; with one, the exact F is the OLS F.
         test = sm.OLS(scores.to_numpy(float)[:, 0], x.to_numpy(float)).fit().f_test(contrast)
@@ -95,41 +117,58 @@ def multivariate_test(scores: pd.DataFrame, x: pd.DataFrame, coefficient: str,
     return MultivariateTest(effect=effect, pillai=float(row["Value"]),
                             f=float(row["F Value"]), df1=int(round(row["Num DF"])),
                             df2=int(round(row["Den DF"])), p=float(row["Pr > F"]),
-                            n=len(scores))
+                            n=len(scores), s=min(p, len(terms)))
 
 
-def cell_means(ratings: pd.DataFrame, sessions: Sequence[str]) -> pd.DataFrame:
-    """Subject x (rating, session, video type) table of mean ratings."""
-    means = ratings.groupby(["subject", "session", "video_type"])[list(RATINGS)].mean()
+def cell_means(ratings: pd.DataFrame, design: Design) -> pd.DataFrame:
+    """Subject x (rating, session, condition) table of mean ratings."""
+    names = design.rating_names
+    means = ratings.groupby(["subject", "session", "video_type"])[names].mean()
     wide = means.unstack(["session", "video_type"])
     wide.columns = wide.columns.set_names(["rating", "session", "video_type"])
-    missing = [(r, s, v) for r in RATINGS for s in sessions for v in VIDEO_TYPES
-               if (r, s, v) not in wide.columns]
+    missing = [(r, s, c) for r in names for s in design.sessions
+               for c in design.condition_names if (r, s, c) not in wide.columns]
     if missing:
         raise InputError("ratings", f"no ratings for cells {missing[:3]}")
     return wide  # a subject lacking a session has n/a cells; the MANOVAs drop it listwise
 
 
-def contrast_scores(wide: pd.DataFrame, kind: str, sessions: Sequence[str],
-                    ratings: Iterable[str] = RATINGS) -> pd.DataFrame:
-    """Within-subject contrast scores of one kind, one column per rating (and period).
+def condition_differences(cell: pd.DataFrame, design: Design) -> dict[str, dict[str, pd.Series]]:
+    """Per session, each consecutive pair's difference of one rating's cells
+    ('HE - LE'), keyed by the pair's label; empty for a single condition."""
+    names = design.condition_names
+    return {f"{a} - {b}": {s: cell[(s, a)] - cell[(s, b)] for s in design.sessions}
+            for a, b in zip(names, names[1:])}
 
-    video: HE - LE averaged over sessions; time: delta1 = Post1 - Pre and delta2 =
-    Post2 - Post1 averaged over video type; time_video: delta1 and delta2 of HE - LE;
-    mean: the subject's mean over all cells.
+
+def contrast_scores(wide: pd.DataFrame, kind: str, design: Design,
+                    ratings: Sequence[str] | None = None) -> pd.DataFrame:
+    """Within-subject contrast scores of one kind, one column per rating (and period,
+    and condition difference when there are three or more conditions).
+
+    video: the conditions' consecutive differences averaged over sessions; time: each
+    period's change of the mean over conditions; time_video: each period's change of the
+    condition differences; mean: the subject's mean over all cells.
     """
-    pre, post1, post2 = sessions
     out = {}
-    for r in ratings:
+    for r in design.rating_names if ratings is None else ratings:
         cell = wide[r]
-        he_minus_le = {s: cell[(s, "HE")] - cell[(s, "LE")] for s in sessions}
-        mean_video = {s: (cell[(s, "HE")] + cell[(s, "LE")]) / 2 for s in sessions}
+        differences = condition_differences(cell, design)
+        # One difference (two conditions) keeps the rating's plain name.
+        suffix = {d: "" if len(differences) == 1 else f"_{d.replace(' - ', 'Minus')}"
+                  for d in differences}
+        mean_condition = {s: sum(cell[(s, c)] for c in design.condition_names)
+                          / len(design.conditions) for s in design.sessions}
         if kind == "video":
-            out[r] = sum(he_minus_le.values()) / len(sessions)
-        elif kind in ("time", "time_video"):
-            source = mean_video if kind == "time" else he_minus_le
-            out[f"{r}_delta1"] = source[post1] - source[pre]
-            out[f"{r}_delta2"] = source[post2] - source[post1]
+            for d, by_session in differences.items():
+                out[f"{r}{suffix[d]}"] = sum(by_session.values()) / len(design.sessions)
+        elif kind == "time":
+            for p in design.periods:
+                out[f"{r}_{p.name}"] = mean_condition[p.second] - mean_condition[p.first]
+        elif kind == "time_video":
+            for d, by_session in differences.items():
+                for p in design.periods:
+                    out[f"{r}{suffix[d]}_{p.name}"] = by_session[p.second] - by_session[p.first]
         elif kind == "mean":
             out[r] = cell.mean(axis=1)
         else:
@@ -148,59 +187,64 @@ def _subjects(participants: pd.DataFrame, index: pd.Index,
     return table
 
 
-def sovt_manova(ratings: pd.DataFrame, participants: pd.DataFrame, sessions: Sequence[str],
-                covariates: Sequence[str], center: bool,
-                ratings_used: Sequence[str] = RATINGS) -> pd.DataFrame:
-    """The SoVT repeated-measures MANOVA (all ratings) as a table, one row per effect."""
-    wide = cell_means(ratings, sessions).dropna()  # listwise, as SPSS's repeated measures
+def ratings_manova(ratings: pd.DataFrame, participants: pd.DataFrame, design: Design,
+                   covariates: Sequence[str], center: bool,
+                   ratings_used: Sequence[str] | None = None) -> pd.DataFrame:
+    """The repeated-measures MANOVA of the ratings (all, or ``ratings_used``) as a
+    table, one row per effect."""
+    wide = cell_means(ratings, design).dropna()  # listwise, as SPSS's repeated measures
     subjects = _subjects(participants, wide.index, covariates)
     wide = wide.loc[subjects.index]
-    tests = [(effect, contrast_scores(wide, kind, sessions, ratings_used), coefficient)
-             for effect, kind, coefficient in SOVT_EFFECTS]
-    return _table(tests, subjects, covariates, center)
+    tests = [(effect, contrast_scores(wide, kind, design, ratings_used), term)
+             for effect, kind, term in repeated_measures_effects(design)]
+    return _table(tests, subjects, covariates, center, design)
 
 
 def univariate_followups(ratings: pd.DataFrame, participants: pd.DataFrame,
-                         sessions: Sequence[str], covariates: Sequence[str],
+                         design: Design, covariates: Sequence[str],
                          center: bool) -> pd.DataFrame:
     """The same tests per rating: F(1, 49) for video effects (one contrast score: the
     univariate F), F(2, 48) for time effects: the multivariate F over the two session
     differences, not SPSS's sphericity-assumed univariate F(2, 98) (see ``statistic``)."""
     frames = []
-    for rating in RATINGS:
-        table = sovt_manova(ratings, participants, sessions, covariates, center, [rating])
+    for rating in design.rating_names:
+        table = ratings_manova(ratings, participants, design, covariates, center, [rating])
         frames.append(table.assign(rating=rating))
     out = pd.concat(frames, ignore_index=True)
     return out[["rating", *[c for c in out.columns if c != "rating"]]]
 
 
-def statistic_label(df1: int) -> str:
+def statistic_label(df1: int, s: int = 1) -> str:
     """What an F row is: one contrast score gives the univariate F; several, the
-    multivariate exact F of Pillai's trace (not SPSS's sphericity-assumed univariate F)."""
+    multivariate exact F of Pillai's trace (not SPSS's sphericity-assumed univariate F);
+    several hypothesis rows (three or more groups), Pillai's approximate F."""
+    if s > 1:
+        return f"approximate F (Pillai's trace, s = {s})"
     if df1 == 1:
         return "exact F, one contrast score (= univariate F)"
     return f"multivariate exact F (Pillai) over {df1} contrast scores"
 
 
 def _table(tests: list[tuple[str, pd.DataFrame, str]], subjects: pd.DataFrame,
-           covariates: Sequence[str], center: bool) -> pd.DataFrame:
-    """One row per (effect, scores, tested coefficient), in the configured covariate
+           covariates: Sequence[str], center: bool, design: Design) -> pd.DataFrame:
+    """One row per (effect, scores, tested term), in the configured covariate
     convention, with the same test at mean covariates (centred) beside it.
 
     Uncentred covariates (SPSS's GLM) evaluate within-subject effects at covariate
     values of 0 (age 0, BDI 0); centred ones at the sample means. Effects involving
     group do not depend on the centring.
     """
-    designs = (design_matrix(subjects, covariates, center),
-               design_matrix(subjects, covariates, True))
+    designs = (design_matrix(subjects, covariates, center, design),
+               design_matrix(subjects, covariates, True, design))
     rows = []
-    for effect, scores, coefficient in tests:
-        t, c = (multivariate_test(scores, x, coefficient, effect) for x in designs)
+    for effect, scores, term in tests:
+        terms = group_columns(design) if term == GROUP else [term]
+        t, c = (multivariate_test(scores, x, terms, effect) for x in designs)
         rows.append({
             "effect": t.effect, "pillai": t.pillai, "F": t.f, "df1": t.df1, "df2": t.df2,
             "p": t.p, "partial_eta2": t.partial_eta2, "n": t.n,
             "covariates": "centred" if center else "uncentred (SPSS convention)",
-            "statistic": statistic_label(t.df1),
+            "statistic": statistic_label(t.df1, t.s),
             "pillai_centred": c.pillai, "F_centred": c.f, "p_centred": c.p})
     return pd.DataFrame(rows)
 
@@ -222,15 +266,15 @@ def _ttest_row(test: str, group: str, measure: str, contrast: str,
             "ci95_low": float(low), "ci95_high": float(high), "n": n}
 
 
-def session_means(wide: pd.DataFrame, video: str | None) -> dict[str, pd.DataFrame]:
-    """Per rating: subject x session means, for one video type or averaged over both."""
+def session_means(wide: pd.DataFrame, condition: str | None) -> dict[str, pd.DataFrame]:
+    """Per rating: subject x session means, for one condition or averaged over all."""
     out = {}
-    for rating in RATINGS:
+    for rating in wide.columns.get_level_values("rating").unique():
         cell = wide[rating]
-        if video is None:
+        if condition is None:
             out[rating] = cell.T.groupby(level="session").mean().T
         else:
-            out[rating] = cell.xs(video, axis=1, level="video_type")
+            out[rating] = cell.xs(condition, axis=1, level="video_type")
     return out
 
 
@@ -239,117 +283,127 @@ def _pairs(first: pd.Series, second: pd.Series) -> int:
     return int((first.notna() & second.notna()).sum())
 
 
-def sovt_ttests(ratings: pd.DataFrame, participants: pd.DataFrame,
-                sessions: Sequence[str]) -> pd.DataFrame:
-    """Paired t-tests (sessions within group; HE vs LE across all) and Student t-tests
-    between groups per session. Independent tests use ``correction=False``: the paper's
-    df (51 = 25 + 28 - 2) are Student's, not Welch's."""
-    wide = cell_means(ratings, sessions)
+def _within_groups(table: pd.DataFrame, group: pd.Series, design: Design,
+                   measure: str) -> list[dict[str, object]]:
+    """Paired t-tests of each period's change within each group."""
+    rows = []
+    for name in design.group_names:
+        sel = table[group == name]
+        for period in design.periods:
+            a, b = period.first, period.second
+            rows.append(_ttest_row("within group", name, measure, period.label(),
+                                   pg.ttest(sel[b], sel[a], paired=True),
+                                   _pairs(sel[a], sel[b])))
+    return rows
+
+
+def rating_ttests(ratings: pd.DataFrame, participants: pd.DataFrame,
+                  design: Design) -> pd.DataFrame:
+    """Paired t-tests (periods within group; consecutive conditions across all) and
+    Student t-tests between each pair of groups per session. Independent tests use
+    ``correction=False``: the paper's df (51 = 25 + 28 - 2) are Student's, not Welch's."""
+    wide = cell_means(ratings, design)
     group = _subjects(participants, wide.index, [])["group"]
     rows = []
-    pre, post1, post2 = sessions
-    for rating in RATINGS:
-        he = wide[rating].xs("HE", axis=1, level="video_type").mean(axis=1)
-        le = wide[rating].xs("LE", axis=1, level="video_type").mean(axis=1)
-        rows.append(_ttest_row("HE vs LE", "all", rating, "HE - LE",
-                               pg.ttest(he, le, paired=True), _pairs(he, le)))
-    for video in (None, "HE", "LE"):
-        label = "all videos" if video is None else video
-        for rating, table in session_means(wide, video).items():
+    names = design.condition_names
+    for rating in design.rating_names:
+        for first, second in zip(names, names[1:]):
+            a = wide[rating].xs(first, axis=1, level="video_type").mean(axis=1)
+            b = wide[rating].xs(second, axis=1, level="video_type").mean(axis=1)
+            rows.append(_ttest_row(f"{first} vs {second}", "all", rating,
+                                   f"{first} - {second}", pg.ttest(a, b, paired=True),
+                                   _pairs(a, b)))
+    # Per condition only when there are several (with one, it is 'all videos').
+    for condition in [None, *names] if len(names) > 1 else [None]:
+        label = "all videos" if condition is None else condition
+        for rating, table in session_means(wide, condition).items():
             measure = f"{rating} ({label})"
-            for name in ("affect", "memory"):
-                sel = table[group == name]
-                for a, b, contrast in ((pre, post1, "delta1"), (post1, post2, "delta2")):
-                    result = pg.ttest(sel[b], sel[a], paired=True)
-                    rows.append(_ttest_row("within group", name, measure,
-                                           f"{contrast} ({b} - {a})", result,
-                                           _pairs(sel[a], sel[b])))
-            for session in sessions:
-                a = table.loc[group == "affect", session]
-                m = table.loc[group == "memory", session]
-                result = pg.ttest(a, m, paired=False, correction=False)
-                rows.append(_ttest_row("between groups", "affect - memory", measure,
-                                       session, result,
-                                       int(a.notna().sum() + m.notna().sum())))
+            rows += _within_groups(table, group, design, measure)
+            for first, second in design.pairs():
+                for session in design.sessions:
+                    a = table.loc[group == first, session]
+                    b = table.loc[group == second, session]
+                    result = pg.ttest(a, b, paired=False, correction=False)
+                    rows.append(_ttest_row("between groups", f"{first} - {second}", measure,
+                                           session, result,
+                                           int(a.notna().sum() + b.notna().sum())))
     return pd.DataFrame(rows)
 
 
 def practice_correlations(ratings: pd.DataFrame, participants: pd.DataFrame,
-                          sessions: Sequence[str], group: str = "affect",
+                          design: Design,
                           column: str = "practice_minutes") -> pd.DataFrame:
-    """Pearson correlations of rating changes (delta1, delta2) with practice duration."""
-    wide = cell_means(ratings, sessions)
+    """Pearson correlations of rating changes (per period, mean over conditions) with
+    practice duration, within each trained group."""
+    wide = cell_means(ratings, design)
     subjects = _subjects(participants, wide.index, [])
+    rows = []
     if column not in subjects:
         return pd.DataFrame(columns=["group", "measure", "with", "n", "r", "ci95_low",
                                      "ci95_high", "p"])
-    keep = (subjects["group"] == group) & subjects[column].notna()
-    scores = contrast_scores(wide, "time", sessions)[keep]
-    rows = []
-    for measure in scores.columns:
-        result = pg.corr(scores[measure], subjects.loc[keep, column]).iloc[0]
-        low, high = result["CI95"]
-        rows.append({"group": group, "measure": measure, "with": column,
-                     "n": int(result["n"]), "r": float(result["r"]),
-                     "ci95_low": float(low), "ci95_high": float(high),
-                     "p": float(result["p_val"])})
+    for group in (g.name for g in design.trained):
+        keep = (subjects["group"] == group) & subjects[column].notna()
+        scores = contrast_scores(wide, "time", design)[keep]
+        for measure in scores.columns:
+            result = pg.corr(scores[measure], subjects.loc[keep, column]).iloc[0]
+            low, high = result["CI95"]
+            rows.append({"group": group, "measure": measure, "with": column,
+                         "n": int(result["n"]), "r": float(result["r"]),
+                         "ci95_low": float(low), "ci95_high": float(high),
+                         "p": float(result["p_val"])})
     return pd.DataFrame(rows)
 
 
-# --------------------------------------------------------------------------- memory task
+# --------------------------------------------------------------------------- scores task
 
-def memory_manova(memory: pd.DataFrame, participants: pd.DataFrame, sessions: Sequence[str],
-                  scores: Sequence[str], covariates: Sequence[str],
-                  center: bool) -> pd.DataFrame:
-    """Time x group MANOVA on the recall scores; subjects lacking any session dropped."""
-    wide = _memory_wide(memory, sessions, scores)
+def scores_manova(scores_table: pd.DataFrame, participants: pd.DataFrame, design: Design,
+                  covariates: Sequence[str], center: bool) -> pd.DataFrame:
+    """Time x group MANOVA on the per-session scores; subjects lacking any session dropped."""
+    wide = _scores_wide(scores_table, design)
     subjects = _subjects(participants, wide.index, covariates)
     wide = wide.loc[subjects.index]
-    pre, post1, post2 = sessions
-    time = pd.DataFrame({f"{s}_{d}": wide[(s, b)] - wide[(s, a)] for s in scores
-                         for a, b, d in ((pre, post1, "delta1"), (post1, post2, "delta2"))})
-    mean = pd.DataFrame({s: wide[s].mean(axis=1) for s in scores})
-    tests = [("time", time, "Intercept"), ("time x group", time, "group"),
-             ("group", mean, "group")]
-    return _table(tests, subjects, covariates, center)
+    time = pd.DataFrame({f"{s}_{p.name}": wide[(s, p.second)] - wide[(s, p.first)]
+                         for s in design.scores for p in design.periods})
+    mean = pd.DataFrame({s: wide[s].mean(axis=1) for s in design.scores})
+    tests = [("time", time, INTERCEPT), ("time x group", time, GROUP),
+             ("group", mean, GROUP)]
+    return _table(tests, subjects, covariates, center, design)
 
 
-def memory_ttests(memory: pd.DataFrame, participants: pd.DataFrame, sessions: Sequence[str],
-                  scores: Sequence[str]) -> pd.DataFrame:
-    """Paired t-tests of each recall score between consecutive sessions within each group."""
-    wide = _memory_wide(memory, sessions, scores)
+def scores_ttests(scores_table: pd.DataFrame, participants: pd.DataFrame,
+                  design: Design) -> pd.DataFrame:
+    """Paired t-tests of each score over each period within each group."""
+    wide = _scores_wide(scores_table, design)
     group = _subjects(participants, wide.index, [])["group"]
-    pre, post1, post2 = sessions
     rows = []
-    for score in scores:
-        for name in ("affect", "memory"):
+    for score in design.scores:
+        for name in design.group_names:
             sel = wide[score][group == name]
-            for a, b, contrast in ((pre, post1, "delta1"), (post1, post2, "delta2")):
-                rows.append(_ttest_row("within group", name, score, f"{contrast} ({b} - {a})",
-                                       pg.ttest(sel[b], sel[a], paired=True), len(sel)))
+            for p in design.periods:
+                rows.append(_ttest_row("within group", name, score, p.label(),
+                                       pg.ttest(sel[p.second], sel[p.first], paired=True),
+                                       len(sel)))
     return pd.DataFrame(rows)
 
 
-def _memory_wide(memory: pd.DataFrame, sessions: Sequence[str],
-                 scores: Sequence[str]) -> pd.DataFrame:
-    wide = memory.pivot_table(index="subject", columns="session", values=list(scores))
-    wide = wide.reindex(columns=pd.MultiIndex.from_product([list(scores), list(sessions)]))
+def _scores_wide(scores_table: pd.DataFrame, design: Design) -> pd.DataFrame:
+    scores, sessions = list(design.scores), list(design.sessions)
+    wide = scores_table.pivot_table(index="subject", columns="session", values=scores)
+    wide = wide.reindex(columns=pd.MultiIndex.from_product([scores, sessions]))
     return wide.dropna()  # listwise: a subject needs every score at every session
 
 
-def all_tables(ratings: pd.DataFrame, participants: pd.DataFrame, memory: pd.DataFrame,
-               sessions: Sequence[str], covariates: Sequence[str], center: bool,
-               scores: Sequence[str],
+def all_tables(ratings: pd.DataFrame, participants: pd.DataFrame, scores: pd.DataFrame,
+               design: Design, covariates: Sequence[str], center: bool,
                practice_column: str = "practice_minutes") -> dict[str, pd.DataFrame]:
     """Every behavioural table, keyed as :func:`ecgap.paper.compare_with_paper` expects."""
     return {
-        "manova": sovt_manova(ratings, participants, sessions, covariates, center),
-        "univariate": univariate_followups(ratings, participants, sessions, covariates,
+        "manova": ratings_manova(ratings, participants, design, covariates, center),
+        "univariate": univariate_followups(ratings, participants, design, covariates,
                                            center),
-        "ttests": sovt_ttests(ratings, participants, sessions),
-        "correlations": practice_correlations(ratings, participants, sessions,
+        "ttests": rating_ttests(ratings, participants, design),
+        "correlations": practice_correlations(ratings, participants, design,
                                               column=practice_column),
-        "memory_manova": memory_manova(memory, participants, sessions, scores, covariates,
-                                       center),
-        "memory_ttests": memory_ttests(memory, participants, sessions, scores),
+        "memory_manova": scores_manova(scores, participants, design, covariates, center),
+        "memory_ttests": scores_ttests(scores, participants, design),
     }

@@ -23,13 +23,13 @@ def behaviour_score(score: Score, ratings: pd.DataFrame, participants: pd.DataFr
 
     A rating score (one with a period) is the change of the subject's mean rating over
     the period, for one condition or all; otherwise ``score.measure`` names a
-    participants column such as practice_minutes. ``design`` needs its sessions and
-    periods.
+    participants column such as practice_minutes. ``design`` needs its sessions,
+    periods, conditions and ratings.
     """
     measure = score.measure
     if score.period is not None:
         condition = None if score.condition == "all" else score.condition
-        table = session_means(cell_means(ratings, design.sessions), condition)[measure]
+        table = session_means(cell_means(ratings, design), condition)[measure]
         first, second = design.period_sessions(score.period)
         values = table[second] - table[first]
     elif measure in participants.columns:

@@ -153,6 +153,10 @@ class Rating:
     column: str
     description: str = ""
 
+    def title(self) -> str:
+        """Its description, else its name in words ('Positive affect')."""
+        return self.description or self.name.replace("_", " ").capitalize()
+
 
 @dataclass(frozen=True)
 class GroupContrast:

@@ -25,19 +25,19 @@ from matplotlib.patches import Patch  # noqa: E402
 from ecgap.aal3 import readable_region, region_with_peak  # noqa: E402
 from ecgap.behaviour import cell_means  # noqa: E402
 from ecgap.io import atomic_path  # noqa: E402
-from ecgap.task import RATINGS  # noqa: E402
+from ecgap.design import Design  # noqa: E402
 
 #: Okabe & Ito (2008) colours, safe for the common colour-vision deficiencies.
 OKABE_ITO = {"orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73", "yellow": "#F0E442",
              "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7",
              "black": "#000000", "grey": "#999999"}
-#: Group roles (config data.groups keys), one colour each everywhere.
-ROLE_COLOURS = {"affect": OKABE_ITO["vermillion"], "memory": OKABE_ITO["blue"]}
-#: Change periods' colours, in design order.
+#: Groups' colours (by design order: trained groups first in the paper's design, then
+#: the control), and change periods' colours, one each everywhere.
+GROUP_COLOURS = tuple(OKABE_ITO[c] for c in ("vermillion", "blue", "green", "purple", "sky",
+                                             "yellow", "black"))
 PERIOD_COLOURS = tuple(OKABE_ITO[c] for c in ("orange", "green", "sky", "purple", "yellow"))
-VIDEO_STYLES = {"HE": "-", "LE": "--"}
-RATING_NAMES = {"empathy": "Empathy", "positive_affect": "Positive affect",
-                "negative_affect": "Negative affect"}
+#: Line styles of the conditions, in design order.
+CONDITION_STYLES = ("-", "--", ":", "-.")
 STYLE = {
     "font.family": "DejaVu Sans", "font.size": 9, "axes.titlesize": 10,
     "axes.labelsize": 9, "xtick.labelsize": 8, "ytick.labelsize": 8, "legend.fontsize": 8,
@@ -67,9 +67,11 @@ def mean_sem(values: pd.DataFrame | pd.Series, by: Sequence[str] | str) -> pd.Da
     return pd.DataFrame({"mean": grouped.mean(), "sem": grouped.sem(), "n": grouped.count()})
 
 
-def role_of(groups: Mapping[str, str]) -> dict[str, str]:
-    """Group label in the data -> role (affect, memory), for colours."""
-    return {label: role for role, label in groups.items()}
+def group_colours(groups: Mapping[str, str]) -> dict[str, str]:
+    """Group label in the data -> its colour; ``groups`` maps the design's group names
+    to labels, in design order."""
+    return {label: GROUP_COLOURS[i % len(GROUP_COLOURS)]
+            for i, label in enumerate(groups.values())}
 
 
 def _session_axis(ax: plt.Axes, sessions: Sequence[str]) -> None:
@@ -78,40 +80,43 @@ def _session_axis(ax: plt.Axes, sessions: Sequence[str]) -> None:
     ax.set_xlim(-0.3, len(sessions) - 0.7)
 
 
-def rating_summary(ratings: pd.DataFrame, sessions: Sequence[str]) -> pd.DataFrame:
+def rating_summary(ratings: pd.DataFrame, design: Design) -> pd.DataFrame:
     """Mean and SEM over subjects of the subject mean rating, per rating, group, session
-    and video type (Figure 2A's numbers)."""
-    wide = cell_means(ratings, sessions)
+    and condition (Figure 2A's numbers)."""
+    wide = cell_means(ratings, design)
     groups = ratings.groupby("subject")["group"].first()
     long = wide.stack(["session", "video_type"], future_stack=True).reset_index()
     long["group"] = long["subject"].map(groups)
     rows = []
-    for rating in RATINGS:
+    for rating in design.rating_names:
         stats = mean_sem(long.set_index(["group", "session", "video_type"])[rating],
                          ["group", "session", "video_type"]).reset_index()
         rows.append(stats.assign(rating=rating))
     return pd.concat(rows, ignore_index=True)
 
 
-def plot_ratings(summary: pd.DataFrame, sessions: Sequence[str],
+def plot_ratings(summary: pd.DataFrame, design: Design,
                  groups: Mapping[str, str]) -> plt.Figure:
-    """Figure 2A: the three ratings per session, by group and video type, mean +- SEM."""
-    roles = role_of(groups)
-    fig, axes = plt.subplots(1, len(RATINGS), figsize=(7.2, 2.6), sharey=True)
-    offsets = {"HE": -0.05, "LE": 0.05}
-    for ax, rating in zip(axes, RATINGS):
-        for (group, video), cell in summary[summary.rating == rating].groupby(
+    """Figure 2A: each rating per session, by group and condition, mean +- SEM."""
+    colours, sessions = group_colours(groups), list(design.sessions)
+    fig, axes = plt.subplots(1, len(design.ratings), figsize=(7.2, 2.6), sharey=True,
+                             squeeze=False)
+    conditions = design.condition_names
+    offsets = {c: 0.1 * (i - (len(conditions) - 1) / 2) for i, c in enumerate(conditions)}
+    styles = {c: CONDITION_STYLES[i % len(CONDITION_STYLES)] for i, c in enumerate(conditions)}
+    for ax, rating in zip(axes[0], design.ratings):
+        for (group, video), cell in summary[summary.rating == rating.name].groupby(
                 ["group", "video_type"]):
             cell = cell.set_index("session").reindex(sessions)
             x = np.arange(len(sessions)) + offsets.get(video, 0)
-            ax.errorbar(x, cell["mean"], yerr=cell["sem"], color=ROLE_COLOURS[roles[group]],
-                        linestyle=VIDEO_STYLES.get(video, "-"), marker="o", markersize=3.5,
+            ax.errorbar(x, cell["mean"], yerr=cell["sem"], color=colours[group],
+                        linestyle=styles.get(video, "-"), marker="o", markersize=3.5,
                         capsize=2, label=f"{group} (n = {cell['n'].max():.0f}), {video}")
-        ax.set_title(RATING_NAMES[rating])
+        ax.set_title(rating.title())
         _session_axis(ax, sessions)
         ax.set_xlabel("Session")
-    axes[0].set_ylabel("Rating (0-10), mean ± SEM")
-    axes[-1].legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    axes[0][0].set_ylabel("Rating (0-10), mean ± SEM")
+    axes[0][-1].legend(frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return fig
 
 
@@ -125,8 +130,8 @@ def memory_summary(memory: pd.DataFrame, scores: Sequence[str]) -> pd.DataFrame:
 
 def plot_memory(summary: pd.DataFrame, sessions: Sequence[str],
                 groups: Mapping[str, str]) -> plt.Figure:
-    """Figure 2B: the memory-task scores per session by group, mean +- SEM."""
-    roles = role_of(groups)
+    """Figure 2B: the per-session scores (the memory task's) by group, mean +- SEM."""
+    colours = group_colours(groups)
     scores = list(dict.fromkeys(summary["score"]))
     fig, axes = plt.subplots(1, len(scores), figsize=(2.4 * len(scores) + 1.2, 2.6),
                              squeeze=False)
@@ -134,7 +139,7 @@ def plot_memory(summary: pd.DataFrame, sessions: Sequence[str],
         for group, cell in summary[summary.score == score].groupby("group"):
             cell = cell.set_index("session").reindex(sessions)
             ax.errorbar(np.arange(len(sessions)), cell["mean"], yerr=cell["sem"],
-                        color=ROLE_COLOURS[roles[group]], marker="o", markersize=3.5,
+                        color=colours[group], marker="o", markersize=3.5,
                         capsize=2, label=f"{group} (n = {cell['n'].max():.0f})")
         ax.set_title(score.replace("_", " ").capitalize())
         _session_axis(ax, sessions)
@@ -240,7 +245,9 @@ def plot_cluster_sessions(values: pd.DataFrame, groups: Mapping[str, str],
                           titles: Mapping[tuple[str, int], str] | None = None) -> plt.Figure:
     """Figure 3B as in the paper: per significant cluster, each group's mean value of the
     analysed effect in each session, +- SEM over subjects; n per group in the legend."""
-    roles = role_of(groups)
+    colours = group_colours(groups)
+    spread = 0.06 * (len(groups) - 1)
+    offsets = np.linspace(-spread, spread, len(groups)) if len(groups) > 1 else [0.0]
     clusters = values[["contrast", "cluster_id", "peak_label"]].drop_duplicates()
     n = max(len(clusters), 1)
     fig, axes = plt.subplots(1, n, figsize=(min(2.2 * n + 0.8, 7.2 * 1.5), 2.8),
@@ -250,14 +257,14 @@ def plot_cluster_sessions(values: pd.DataFrame, groups: Mapping[str, str],
     for ax, (_, cluster) in zip(axes[0], clusters.iterrows()):
         sel = values[(values.contrast == cluster.contrast)
                      & (values.cluster_id == cluster.cluster_id)]
-        for offset, group in zip((-0.06, 0.06), groups.values()):
+        for offset, group in zip(offsets, groups.values()):
             rows = sel[sel["group"] == group]
             if rows.empty:
                 continue
             stats = mean_sem(rows.set_index("session")["value"], "session").reindex(sessions)
             ax.errorbar(np.arange(len(sessions)) + offset, stats["mean"], yerr=stats["sem"],
                         marker="o", markersize=3, capsize=2, linewidth=1.2,
-                        color=ROLE_COLOURS[roles[group]],
+                        color=colours[group],
                         label=f"{group} (n = {rows['subject'].nunique()})")
         ax.axhline(0, color="black", linewidth=0.6)
         ax.set_xticks(range(len(sessions)))
@@ -344,7 +351,8 @@ def plot_conjunction(min_z: nib.Nifti1Image, title: str, alpha: float) -> plt.Fi
 
 
 def plot_brain_behaviour(points: pd.DataFrame, score_label: str,
-                         titles: Mapping[tuple[str, int], str] | None = None) -> plt.Figure:
+                         titles: Mapping[tuple[str, int], str] | None = None,
+                         colour: str = GROUP_COLOURS[0]) -> plt.Figure:
     """Per significant parametric cluster: delta of the cluster mean against the score."""
     clusters = points[["contrast", "cluster_id", "peak_label"]].drop_duplicates()
     n = max(len(clusters), 1)
@@ -354,7 +362,7 @@ def plot_brain_behaviour(points: pd.DataFrame, score_label: str,
     for ax, (_, cluster) in zip(axes[0], clusters.iterrows()):
         sel = points[(points.contrast == cluster.contrast)
                      & (points.cluster_id == cluster.cluster_id)]
-        ax.scatter(sel["score"], sel["change"], s=14, color=ROLE_COLOURS["affect"])
+        ax.scatter(sel["score"], sel["change"], s=14, color=colour)
         slope, intercept = np.polyfit(sel["score"], sel["change"], 1)
         xs = np.linspace(sel["score"].min(), sel["score"].max(), 2)
         ax.plot(xs, intercept + slope * xs, color="black", linewidth=1)

@@ -43,7 +43,7 @@ def read_participants(path: Path, groups: Mapping[str, str],
     if unknown or table["group"].isna().any():
         bad = unknown or ["n/a"]
         raise InputError(path, f"group label(s) {', '.join(map(repr, bad))} not in the "
-                               f"config's data.groups ({', '.join(map(repr, role_of))})")
+                               f"config's design.groups labels ({', '.join(map(repr, role_of))})")
     table["role"] = table["group"].map(role_of)
     for column in covariates:
         # n/a is allowed (that subject leaves the analyses adjusting for the covariate);

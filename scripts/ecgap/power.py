@@ -43,11 +43,10 @@ def study_tables(config: dict, seed: int, workdir: Path) -> dict[str, pd.DataFra
     participants, ratings, memory = behaviour_tables(
         layout.bids_dir, events, study.subjects, list(data["sessions"]), data["groups"],
         list(data["covariates"]), {c.name: c.trial_type for c in design.conditions},
-        data["ratings"], data["memory"])
+        {r.name: r.column for r in design.ratings}, data["memory"])
     beh = config["behaviour"]
-    tables = all_tables(ratings, participants, memory, data["sessions"], data["covariates"],
-                        beh["center_covariates"], data["memory"]["scores"],
-                        beh["practice_column"])
+    tables = all_tables(ratings, participants, memory, design, data["covariates"],
+                        beh["center_covariates"], beh["practice_column"])
     return {"participants": participants, "ratings": ratings, "memory": memory, **tables,
             "paper_comparison": compare_with_paper(tables, beh["alpha"])}
 
