@@ -16,6 +16,7 @@ from ecgap.names import derivative_path
 from ecgap import __version__ as ECGAP_VERSION
 from snakemake import __version__ as SNAKEMAKE_VERSION
 from ecgap.simulate_behaviour import missing_memory_subjects, study_from_config
+from ecgap.simulate_images import change_map_names, truth_names
 
 def stop_on_input_error(check, *args):
     """Run a parse-time check; a problem with the user's data or config ends the run
@@ -70,9 +71,9 @@ if DATA["source"] == "simulate":
     RUNS = {run_id(s, ses, None, DATA["task"]): {"subject": s, "session": ses, "run": None,
                                    **canonical_run_paths(LAYOUT, s, ses)}
             for s in SUBJECTS for ses in SESSIONS}
-    MEMORY_FILES = [LAYOUT.beh_file(s, ses, DATA["memory"]["task"])
+    MEMORY_FILES = [LAYOUT.beh_file(s, ses, DESIGN.score_task)
                     for s in SUBJECTS if f"sub-{s}" not in missing_memory_subjects(STUDY)
-                    for ses in SESSIONS]
+                    for ses in SESSIONS] if DESIGN.scores else []
 else:
     # Real data: validate the layout now, so that every missing session or file is
     # reported before any job runs.
@@ -85,7 +86,8 @@ else:
 
     SUBJECTS, RUNS = stop_on_input_error(_real_study)
     MEMORY_FILES = [p for s in SUBJECTS for ses in SESSIONS
-                    if (p := LAYOUT.beh_file(s, ses, DATA["memory"]["task"])).is_file()]
+                    if (p := LAYOUT.beh_file(s, ses, DESIGN.score_task)).is_file()
+                    ] if DESIGN.scores else []
 
 #: The runs of each subject and session (several when the task has run- entities).
 SESSION_RUNS = {}

@@ -90,7 +90,7 @@ rule truth_recovery:
     input:
         maps=fwe_cluster_maps(),
         truth=expand(f"{SIM_ROOT}/truth/space-{DATA['space']}_stat-effect_desc-{{name}}_statmap.nii.gz",
-                     name=["delta1HE", "delta1LE", "delta2HE", "delta2LE"]),
+                     name=change_map_names(SIM["imaging"]["changes"], DESIGN.condition_names)),
         core=f"{SIM_ROOT}/truth/space-{DATA['space']}_desc-regions_dseg.nii.gz",
         support=f"{SIM_ROOT}/truth/space-{DATA['space']}_desc-support_dseg.nii.gz",
         regions=f"{SIM_ROOT}/truth/space-{DATA['space']}_desc-regions_dseg.tsv",
@@ -100,6 +100,9 @@ rule truth_recovery:
     params:
         analyses=ANALYSES,
         map_keys=ANALYSIS_CONTRASTS,
+        design=DESIGN.as_dict("groups", "sessions", "periods", "conditions", "contrasts",
+                              "group_contrasts"),
+        changes=SIM["imaging"]["changes"],
         connectivity=config["second_level"]["connectivity"],
     log:
         f"{RESULTS}/logs/truth_recovery.log",

@@ -14,9 +14,11 @@ rule simulate_behaviour:
         truth_runs=f"{SIM_ROOT}/truth/runs.tsv",
         truth=f"{SIM_ROOT}/truth/behaviour.json",
     params:
-        data={k: DATA[k] for k in ("sessions", "groups", "task", "memory")},
-        simulate={k: SIM[k] for k in ("seed", "n_affect", "n_memory", "n_missing_memory",
+        data={"task": DATA["task"]},
+        design=config["design"],
+        simulate={k: SIM[k] for k in ("seed", "group_sizes", "n_missing_memory",
                                       "n_high_motion_runs", "task", "behaviour")},
+        link=SIM["imaging"]["link"],
     log:
         f"{RESULTS}/logs/simulate_behaviour.log",
     benchmark:
@@ -40,7 +42,7 @@ rule simulate_truth:
         support_table=f"{SIM_ROOT}/truth/space-{DATA['space']}_desc-support_dseg.tsv",
         maps=expand(f"{SIM_ROOT}/truth/space-{{space}}_stat-effect_desc-{{name}}_statmap.nii.gz",
                     space=DATA["space"],
-                    name=["taskLE", "taskHE", "delta1HE", "delta1LE", "delta2HE", "delta2LE"]),
+                    name=truth_names(SIM["imaging"]["changes"], DESIGN.condition_names)),
         labels=f"{SIM_ROOT}/truth/space-{DATA['space']}_desc-regions_dseg.nii.gz",
         support=f"{SIM_ROOT}/truth/space-{DATA['space']}_desc-support_dseg.nii.gz",
         **SIMULATION_GRID,
@@ -48,7 +50,7 @@ rule simulate_truth:
         imaging=SIM["imaging"],
         grid_mm=SIM["grid_mm"],
         seed=SIM["seed"],
-        affect_label=DATA["groups"]["affect"],
+        design=DESIGN.as_dict("groups", "steps", "conditions"),
     log:
         f"{RESULTS}/logs/simulate_truth.log",
     benchmark:
@@ -71,6 +73,7 @@ rule simulate_regressors:
     params:
         runs=[(RUNS[r]["subject"], RUNS[r]["session"]) for r in RUN_IDS],
         tr=SIM["tr"],
+        design=DESIGN.as_dict("conditions", "nuisance"),
     log:
         f"{RESULTS}/logs/simulate_regressors.log",
     benchmark:
@@ -107,6 +110,7 @@ rule simulate_run:
         simulate={k: SIM[k] for k in ("imaging", "grid_mm", "tr", "seed")},
         task=DATA["task"],
         session_index=session_index,
+        design=DESIGN.as_dict("conditions", "nuisance"),
     log:
         f"{RESULTS}/logs/simulate_run/sub-{{subject}}_ses-{{session}}.log",
     benchmark:

@@ -10,11 +10,12 @@ from ecgap.snake import run
 
 
 def main(smk):
-    study = study_from_config({"data": smk.params.data, "simulate": smk.params.simulate})
+    study = study_from_config({"data": smk.params.data, "design": smk.params.design,
+                               "simulate": smk.params.simulate})
     write_behaviour_dataset(study, BehaviourParams(**smk.params.simulate["behaviour"]),
                             Path(smk.output.participants).parent,
                             Path(smk.output.derivatives_description).parent,
-                            Path(smk.output.truth).parent)
+                            Path(smk.output.truth).parent, smk.params.link)
 
 
 run(snakemake, main)  # noqa: F821

@@ -4,6 +4,7 @@ import sys
 
 sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
 
+from ecgap.design import Design
 from ecgap.io import read_tsv
 from ecgap.simulate_study import (GRID_IMAGES, read_grid, read_regressors,
                                   run_regressors, write_run)
@@ -18,7 +19,7 @@ def main(smk):
                                 "high_motion"].iloc[0])
     write_run(read_tsv(smk.input.events), gains, smk.params.session_index, high_motion,
               smk.params.simulate, smk.params.task, subject, smk.output,
-              grid=read_grid({key: smk.input[key] for key in GRID_IMAGES}),
+              Design.from_dict(smk.params.design), grid=read_grid({key: smk.input[key] for key in GRID_IMAGES}),
               regressors=run_regressors(read_regressors(smk.input.regressors), subject, session))
 
 

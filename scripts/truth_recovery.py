@@ -7,6 +7,7 @@ sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
 
 import nibabel as nib
 
+from ecgap.design import Design
 from ecgap.io import read_tsv, write_tsv
 from ecgap.names import entities_of
 from ecgap.recovery import recovery_tables
@@ -18,7 +19,9 @@ def main(smk):
     truth = {entities_of(path)["desc"]: nib.load(path) for path in smk.input.truth}
     summary, regions = recovery_tables(maps, smk.params.analyses, truth,
                                        nib.load(smk.input.core), nib.load(smk.input.support),
-                                       read_tsv(smk.input.regions), smk.params.connectivity)
+                                       read_tsv(smk.input.regions),
+                                       Design.from_dict(smk.params.design),
+                                       smk.params.changes, smk.params.connectivity)
     for row in summary.itertuples():
         logging.info("%s %s: planted regions %s, detected %s; %d significant voxels, "
                      "precision %.2f, %d of %d clusters off target", row.analysis,

@@ -14,15 +14,28 @@ import pytest
 from ecgap.bids import Layout, canonical_run_paths
 from ecgap.config import design_from_config, validate_config
 from ecgap.io import save_nifti, write_json, write_tsv
+from ecgap.simulate_behaviour import BehaviourParams, StudyDesign
 from ecgap.simulate_images import ImagingParams, simulate_run
-from ecgap.task import TaskDesign, make_sovt_events, n_volumes
+from ecgap.task import TaskDesign, make_task_events, n_volumes
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
 TINY = REPO / "tests" / "configs" / "tiny.yaml"
 BIN = Path(sys.executable).parent
-#: The paper's design: the study-design model of the default config.
+#: The paper's design: the study-design model of the default config, and the default
+#: config's planted effects.
 PAPER = design_from_config(validate_config({}, REPO / "config/schema/config.schema.yaml"))
+PAPER_SIM = validate_config({})["simulate"]
+BEHAVIOUR = BehaviourParams(**PAPER_SIM["behaviour"])
+IMAGING = ImagingParams(**PAPER_SIM["imaging"])
+LINK = PAPER_SIM["imaging"]["link"]
+#: A simulated subject's imaging gains at their mean (the paper's changes and link).
+UNIT_GAINS = {"gain_delta1": 1.0, "gain_aMCC": 1.0, "gain_delta2": 1.0}
+
+
+def paper_study(affect: int, memory: int, **kwargs) -> StudyDesign:
+    """A simulated study of the paper's design with these group sizes."""
+    return StudyDesign(study=PAPER, group_sizes=(affect, memory), **kwargs)
 
 
 def run_snakemake(workdir: Path, *args: str, configfile: Path = TINY, check: bool = True,
@@ -76,11 +89,10 @@ def run_files(tmp_path: Path) -> dict[str, Path]:
     layout = Layout(tmp_path / "bids", tmp_path / "fmriprep", "sovt", "MNI152NLin2009cAsym")
     files = canonical_run_paths(layout, "01", "pre")
     design = TaskDesign(videos_per_type=3)
-    events = make_sovt_events(design, np.random.default_rng(0))
+    events = make_task_events(design, PAPER, np.random.default_rng(0))
     n_vols = n_volumes(events, 2.0, design.lead_out)
-    gains = {"gain_insula": 1.0, "gain_amcc": 1.0, "gain_delta2": 1.0}
     bold, mask, confounds, sidecar = simulate_run(
-        events, gains, 0, False, ImagingParams(), 8, 2.0, n_vols, seed=[0])
+        events, UNIT_GAINS, 0, False, IMAGING, 8, 2.0, n_vols, seed=[0], design=PAPER)
     write_tsv(events, files["events"])
     save_nifti(bold, files["bold"])
     save_nifti(mask, files["mask"])

@@ -136,7 +136,7 @@ def test_rerun_jobs_are_the_benchmark_files_written_since_the_edit(tmp_path):
 
 def test_the_naive_comparison_simulates_the_whole_study_and_nothing_else(tmp_path):
     small = yaml.safe_load(TINY.read_text())
-    small["simulate"].update(n_affect=3, n_memory=2)
+    small["simulate"].update(group_sizes={"affect": 3, "memory": 2})
     (tmp_path / "small.yaml").write_text(yaml.safe_dump(small))
     configfile = demo_config(10, tmp_path / "demo.yaml", base=tmp_path / "small.yaml")
     simulate(tmp_path / "work", configfile)

@@ -38,7 +38,7 @@ def test_key_order_does_not_matter():
 
 def test_paper_preset_has_paper_size():
     config = validate_config(_load(REPO / "config" / "paper.yaml"), SCHEMA)
-    assert (config["simulate"]["n_affect"], config["simulate"]["n_memory"]) == (25, 28)
+    assert config["simulate"]["group_sizes"] == {"affect": 25, "memory": 28}
     assert config["simulate"]["task"]["videos_per_type"] == 12
 
 
@@ -55,7 +55,8 @@ def test_every_schema_property_has_default_and_description():
     ({"data": {"source": "openneuro"}}, "data.source", "'simulate', 'bids'"),
     ({"simulate": {"grid_mm": "four"}}, "simulate.grid_mm", "not of type 'number'"),
     ({"simulate": {"grid_mm": 1}}, "simulate.grid_mm", "less than the minimum"),
-    ({"simulate": {"n_affect": 2.5}}, "simulate.n_affect", "not of type 'integer'"),
+    ({"simulate": {"group_sizes": {"affect": 2.5}}}, "simulate.group_sizes.affect",
+     "not of type 'integer'"),
     ({"data": {"sessions": ["pre", "post"]}}, "data.sessions", "too short"),
     ({"data": {"sessions": ["pre", "../x", "post2"]}}, "data.sessions.1", "does not match"),
     ({"simulate": {"task": {"videos_per_type": 7}}}, "simulate.task.videos_per_type",

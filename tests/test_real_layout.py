@@ -28,7 +28,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import BIN, REPO, run_snakemake
+from conftest import BIN, PAPER, REPO, TINY, run_snakemake
 from ecgap.bids import Layout, canonical_run_paths
 from ecgap.config import validate_config
 from ecgap.io import read_tsv, write_tsv
@@ -39,10 +39,10 @@ SCHEMA = REPO / "config" / "schema" / "config.schema.yaml"
 SPACE = "MNI152NLin2009cAsym"
 STUDY = {
     "data": {"source": "simulate"},
-    "simulate": {"seed": 11, "n_affect": 7, "n_memory": 7, "n_high_motion_runs": 0,
-                 "grid_mm": 8, "task": {"videos_per_type": 3},
-                 "imaging": {"delta1_pct": 3.0, "delta2_pct": 2.5, "region_fwhm_mm": 20,
-                             "noise_pct": 0.5}},
+    "simulate": {"seed": 11, "group_sizes": {"affect": 7, "memory": 7},
+                 "n_high_motion_runs": 0, "grid_mm": 8, "task": {"videos_per_type": 3},
+                 "imaging": {"changes": yaml.safe_load(TINY.read_text())["simulate"]["imaging"][
+                     "changes"], "region_fwhm_mm": 20, "noise_pct": 0.5}},
 }
 MULTI_RUN, OLD_FMRIPREP, UNCOMPRESSED, SYMLINKED, NO_POST2 = "01", "02", "03", "04", "05"
 SLICE_TIMED = "06"
@@ -76,7 +76,7 @@ def _second_run(layout: Layout, subject: str, study: dict) -> None:
                 for k, p in paths.items()}
 
     # Seeded as another subject's run: the same design, independent noise.
-    write_run(events, gains, 0, False, study["simulate"], "sovt", "99", named(2))
+    write_run(events, gains, 0, False, study["simulate"], "sovt", "99", named(2), PAPER)
     write_tsv(events, named(2)["events"])
     for key, path in paths.items():
         path.rename(named(1)[key])

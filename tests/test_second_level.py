@@ -10,6 +10,7 @@ import pytest
 from scipy.stats import norm
 from nilearn.glm.second_level import non_parametric_inference
 
+from conftest import PAPER
 from ecgap.second_level import (Inference, cluster_table, cluster_threshold_t,
                                 contrast_vector, group_design,
                                 included_subjects, load_aal3, parametric_maps,
@@ -173,23 +174,28 @@ def _planted_truth():
     return truth, support, regions
 
 
+#: The default config's planted changes (the paper's design).
+CHANGES = [{"name": "delta1", "step": 1, "groups": ["affect"]},
+           {"name": "delta2", "step": 2, "groups": ["affect"]}]
+
+
 def test_planted_effects_follow_the_simulator():
     from ecgap.recovery import planted_effect, planted_support
 
     truth, _, _ = _planted_truth()
     # HE-LE is planted at delta1 (LE gains 0.75 of HE), not at delta2 (equal gains)
-    he_le = planted_effect(truth, "delta1", "HEMinusLE", "affectGtMemory")
+    he_le = planted_effect(truth, PAPER, CHANGES, "delta1", "HEMinusLE", "affectGtMemory")
     assert he_le.max() == pytest.approx(0.5)
-    assert not planted_support(planted_effect(truth, "delta2", "HEMinusLE", "affectGtMemory")).any()
-    assert planted_effect(truth, "delta1", "meanHELE", "affectGtMemory").max() == pytest.approx(1.75)
-    assert not planted_support(planted_effect(truth, "delta1", "HE", "memoryGtAffect")).any()
+    assert not planted_support(planted_effect(truth, PAPER, CHANGES, "delta2", "HEMinusLE", "affectGtMemory")).any()
+    assert planted_effect(truth, PAPER, CHANGES, "delta1", "meanHELE", "affectGtMemory").max() == pytest.approx(1.75)
+    assert not planted_support(planted_effect(truth, PAPER, CHANGES, "delta1", "HE", "memoryGtAffect")).any()
 
 
 def test_recovery_scores_detection_precision_and_off_target_clusters():
     from ecgap.recovery import planted_effect, region_rows, summary_row
 
     truth, support, regions = _planted_truth()
-    effect = planted_effect(truth, "delta1", "HEMinusLE", "affectGtMemory")
+    effect = planted_effect(truth, PAPER, CHANGES, "delta1", "HEMinusLE", "affectGtMemory")
     significant = np.zeros(support.shape, bool)
     significant[1:4, 1:4, 1:3] = True  # 18 voxels in the aMCC support
     significant[4:6, 1, 1] = True  # extends that cluster past the support by one voxel
@@ -260,7 +266,7 @@ def test_power_from_the_seeds_follows_the_step_model():
         rows += [{"analysis": "empathyHELE", "contrast": "affectGtMemory", "region": region,
                   "expected": True, "peak_z": v, "detected": v > 3.0} for v in peak]
     rows.append({**rows[0], "expected": False, "peak_z": 9.0, "detected": False})
-    table, curve = power_table(pd.DataFrame(rows), (16, 12))
+    table, curve = power_table(pd.DataFrame(rows), {"affect": 16, "memory": 12})
     assert curve.misclassified == 0 and curve.spread == 0  # a clean step
     u = curve.threshold
     assert u == pytest.approx(3.0, abs=0.05)

@@ -7,23 +7,24 @@ import pandas as pd
 import pytest
 from nilearn.interfaces.fmriprep import load_confounds
 
-from ecgap.simulate_behaviour import (BehaviourParams, StudyDesign, plant_subject_changes,
-                                      rate_videos, simulate_participants,
-                                      write_behaviour_dataset)
+from conftest import BEHAVIOUR, IMAGING, LINK, PAPER, UNIT_GAINS, paper_study
+from ecgap.simulate_behaviour import (plant_subject_changes, rate_videos,
+                                      simulate_participants, write_behaviour_dataset)
 from ecgap.simulate_images import (ImagingParams, framewise_displacement, simulate_motion,
                                    simulate_run, subject_gains)
-from ecgap.task import TaskDesign, make_sovt_events, n_volumes
+from ecgap.task import TaskDesign, make_task_events, n_volumes
 
 
 def _subject_mean_changes(n_affect=200, n_memory=200, seed=3):
-    study = StudyDesign(n_affect=n_affect, n_memory=n_memory, seed=seed)
+    study = paper_study(n_affect, n_memory, seed=seed)
     rng = np.random.default_rng(seed)
-    participants = simulate_participants(study, rng)
-    truth = plant_subject_changes(participants, study, BehaviourParams(), rng)
+    participants = simulate_participants(study, BEHAVIOUR, rng)
+    truth = plant_subject_changes(participants, study, BEHAVIOUR, rng)
     rows = []
     for _, subject in truth.iterrows():
         for index, session in enumerate(study.sessions):
-            events = rate_videos(make_sovt_events(study.design, rng), subject, index, rng)
+            events = rate_videos(make_task_events(study.timing, PAPER, rng), subject, index,
+                                 PAPER, BEHAVIOUR, rng)
             videos = events[events.trial_type.isin(["HE", "LE"])]
             rows.append({"participant_id": subject.participant_id, "session": session,
                          **videos[["empathy", "positive_affect", "negative_affect"]].mean()})
@@ -52,8 +53,8 @@ def test_planted_rating_changes_have_paper_effect_sizes():
 
 
 def test_participants_look_like_the_paper():
-    study = StudyDesign(n_affect=400, n_memory=400)
-    people = simulate_participants(study, np.random.default_rng(1))
+    study = paper_study(400, 400)
+    people = simulate_participants(study, BEHAVIOUR, np.random.default_rng(1))
     assert people.groupby("group").age.mean()["affect"] == pytest.approx(25.9, abs=0.8)
     assert people.groupby("group").age.mean()["memory"] == pytest.approx(22.9, abs=0.8)
     assert people.bdi.mean() == pytest.approx(3.1, abs=0.6) and (people.bdi >= 0).all()
@@ -97,14 +98,14 @@ def test_subject_gains_couple_amcc_with_empathy():
                              "group": ["affect"] * n,
                              "empathy_delta1_reported":
                                  np.random.default_rng(2).normal(1, 1, n)})
-    gains = subject_gains(subjects, "affect", ImagingParams(amcc_empathy_r=0.7,
-                                                            amcc_gain_sd=0.5), seed=1)
-    r = np.corrcoef(gains.gain_amcc, subjects.empathy_delta1_reported)[0, 1]
+    params = ImagingParams(**{**IMAGING.__dict__, "link": {**LINK, "r": 0.7, "gain_sd": 0.5}})
+    gains = subject_gains(subjects, PAPER, params, seed=1)
+    r = np.corrcoef(gains.gain_aMCC, subjects.empathy_delta1_reported)[0, 1]
     assert r == pytest.approx(0.7, abs=0.08)
-    assert gains.gain_amcc.std() == pytest.approx(0.5, abs=0.05)
-    assert (gains.gain_insula >= 0).all()
+    assert gains.gain_aMCC.std() == pytest.approx(0.5, abs=0.05)
+    assert (gains.gain_delta1 >= 0).all()
     memory = subjects.assign(group="memory")
-    assert (subject_gains(memory, "affect", ImagingParams(), 1).gain_amcc == 0).all()
+    assert (subject_gains(memory, PAPER, IMAGING, 1).gain_aMCC == 0).all()
 
 
 def _digest(root):
@@ -113,24 +114,23 @@ def _digest(root):
 
 
 def test_same_seed_same_files(tmp_path):
-    study = StudyDesign(n_affect=2, n_memory=2, n_missing_memory=1, seed=11,
-                        design=TaskDesign(videos_per_type=3))
+    study = paper_study(2, 2, n_missing_memory=1, seed=11, timing=TaskDesign(videos_per_type=3))
     for name in ("a", "b"):
         root = tmp_path / name
-        write_behaviour_dataset(study, BehaviourParams(), root / "bids", root / "fmriprep",
-                                root / "truth")
+        write_behaviour_dataset(study, BEHAVIOUR, root / "bids", root / "fmriprep",
+                                root / "truth", LINK)
     assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
-    other = StudyDesign(n_affect=2, n_memory=2, seed=12, design=TaskDesign(videos_per_type=3))
-    write_behaviour_dataset(other, BehaviourParams(), tmp_path / "c" / "bids",
-                            tmp_path / "c" / "fmriprep", tmp_path / "c" / "truth")
+    other = paper_study(2, 2, seed=12, timing=TaskDesign(videos_per_type=3))
+    write_behaviour_dataset(other, BEHAVIOUR, tmp_path / "c" / "bids",
+                            tmp_path / "c" / "fmriprep", tmp_path / "c" / "truth", LINK)
     assert _digest(tmp_path / "a") != _digest(tmp_path / "c")
 
 
 def test_truth_records_the_reported_empathy_change(tmp_path):
     """The aMCC link is tied to what the subject rated: Post1 - Pre of the events' mean."""
-    study = StudyDesign(n_affect=2, n_memory=1, seed=4, design=TaskDesign(videos_per_type=3))
-    write_behaviour_dataset(study, BehaviourParams(), tmp_path / "bids", tmp_path / "fmriprep",
-                            tmp_path / "truth")
+    study = paper_study(2, 1, seed=4, timing=TaskDesign(videos_per_type=3))
+    write_behaviour_dataset(study, BEHAVIOUR, tmp_path / "bids", tmp_path / "fmriprep",
+                            tmp_path / "truth", LINK)
     truth = pd.read_csv(tmp_path / "truth/subjects.tsv", sep="\t")
     for row in truth.itertuples():
         mean = {ses: pd.read_csv(next((tmp_path / "bids").rglob(
@@ -141,11 +141,10 @@ def test_truth_records_the_reported_empathy_change(tmp_path):
 
 def test_same_seed_same_images():
     design = TaskDesign(videos_per_type=3)
-    events = make_sovt_events(design, np.random.default_rng(0))
+    events = make_task_events(design, PAPER, np.random.default_rng(0))
     n_vols = n_volumes(events, 2.0, design.lead_out)
-    gains = {"gain_insula": 1.0, "gain_amcc": 1.0, "gain_delta2": 1.0}
-    runs = [simulate_run(events, gains, 1, True, ImagingParams(), 8, 2.0, n_vols, seed=[5])
-            for _ in range(2)]
+    runs = [simulate_run(events, UNIT_GAINS, 1, True, IMAGING, 8, 2.0, n_vols, seed=[5],
+                         design=PAPER) for _ in range(2)]
     assert np.array_equal(runs[0][0].get_fdata(), runs[1][0].get_fdata())
     pd.testing.assert_frame_equal(runs[0][2], runs[1][2])
 
@@ -154,9 +153,7 @@ def test_a_run_simulated_on_the_stored_grid_equals_one_on_the_computed_grid(tmp_
     """simulate_truth stores the grid once and every simulate_run job reads it: the files
     must give back the grid to the bit, and so the same run."""
     from ecgap.regions import simulation_grid
-    from ecgap.simulate_images import ImagingParams, simulate_run
     from ecgap.simulate_study import GRID_IMAGES, read_grid, write_grid
-    from ecgap.task import TaskDesign, make_sovt_events, n_volumes
 
     paths = {key: tmp_path / f"{key}.nii.gz" for key in GRID_IMAGES}
     write_grid(8, paths)
@@ -165,11 +162,11 @@ def test_a_run_simulated_on_the_stored_grid_equals_one_on_the_computed_grid(tmp_
         np.testing.assert_array_equal(np.asarray(back.dataobj), np.asarray(computed.dataobj))
         assert np.asarray(back.dataobj).dtype == np.asarray(computed.dataobj).dtype
         np.testing.assert_array_equal(back.affine, computed.affine)
-    events = make_sovt_events(TaskDesign(videos_per_type=3), np.random.default_rng(0))
-    gains = pd.Series({"gain_insula": 1.0, "gain_amcc": 1.0, "gain_delta2": 1.0})
-    args = (events, gains, 2, True, ImagingParams(), 8, 2.0, n_volumes(events, 2.0, 16))
-    computed, from_files = simulate_run(*args, seed=[0]), simulate_run(*args, seed=[0],
-                                                                        grid=stored)
+    events = make_task_events(TaskDesign(videos_per_type=3), PAPER, np.random.default_rng(0))
+    args = (events, pd.Series(UNIT_GAINS), 2, True, IMAGING, 8, 2.0,
+            n_volumes(events, 2.0, 16))
+    computed = simulate_run(*args, seed=[0], design=PAPER)
+    from_files = simulate_run(*args, seed=[0], design=PAPER, grid=stored)
     np.testing.assert_array_equal(np.asarray(computed[0].dataobj),
                                   np.asarray(from_files[0].dataobj))
     pd.testing.assert_frame_equal(computed[2], from_files[2])
@@ -184,23 +181,23 @@ def test_a_run_simulated_from_the_stored_regressors_equals_one_that_convolves_it
     from ecgap.simulate_images import task_regressors
     from ecgap.simulate_study import LEAD_OUT_S, read_regressors, run_regressors, study_regressors
 
-    events = [make_sovt_events(TaskDesign(videos_per_type=3), np.random.default_rng(seed))
+    events = [make_task_events(TaskDesign(videos_per_type=3), PAPER, np.random.default_rng(seed))
               for seed in (0, 1)]
-    write_tsv(study_regressors(events, [("01", "pre"), ("01", "post1")], 2.0),
+    write_tsv(study_regressors(events, [("01", "pre"), ("01", "post1")], 2.0, PAPER),
               tmp_path / "regressors.tsv")
     table = read_regressors(tmp_path / "regressors.tsv")
     n_vols = n_volumes(events[1], 2.0, LEAD_OUT_S)
     stored = run_regressors(table, "01", "post1")
     np.testing.assert_array_equal(stored.to_numpy(),
-                                  task_regressors(events[1], n_vols, 2.0).to_numpy())
-    gains = {"gain_insula": 1.0, "gain_amcc": 1.0, "gain_delta2": 1.0}
-    args = (events[1], gains, 1, False, ImagingParams(), 8, 2.0, n_vols)
-    own, read = simulate_run(*args, seed=[0]), simulate_run(*args, seed=[0], regressors=stored)
+                                  task_regressors(events[1], n_vols, 2.0, PAPER).to_numpy())
+    args = (events[1], UNIT_GAINS, 1, False, IMAGING, 8, 2.0, n_vols)
+    own = simulate_run(*args, seed=[0], design=PAPER)
+    read = simulate_run(*args, seed=[0], design=PAPER, regressors=stored)
     np.testing.assert_array_equal(np.asarray(own[0].dataobj), np.asarray(read[0].dataobj))
     with pytest.raises(ValueError, match="no task regressors for sub-02"):
         run_regressors(table, "02", "pre")
     with pytest.raises(ValueError, match="rows of task regressors"):
-        simulate_run(*args, seed=[0], regressors=stored.iloc[:-1])
+        simulate_run(*args, seed=[0], design=PAPER, regressors=stored.iloc[:-1])
 
 
 @pytest.mark.parametrize("shape", [(100, 400), (100, 25)])

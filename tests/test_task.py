@@ -3,13 +3,14 @@
 import numpy as np
 import pytest
 
-from ecgap.task import TaskDesign, block_order, make_sovt_events, n_volumes
+from conftest import PAPER
+from ecgap.task import TaskDesign, block_order, make_task_events, n_volumes
 
 
 @pytest.mark.parametrize("seed", range(5))
 def test_events_follow_the_paper_design(seed):
     design = TaskDesign()
-    events = make_sovt_events(design, np.random.default_rng(seed))
+    events = make_task_events(design, PAPER, np.random.default_rng(seed))
     videos = events[events.trial_type.isin(["HE", "LE"])]
     assert (videos.trial_type == "HE").sum() == 12 and (videos.trial_type == "LE").sum() == 12
     assert videos.duration.between(10, 18).all()
@@ -25,12 +26,24 @@ def test_events_follow_the_paper_design(seed):
 
 def test_block_order_never_three_in_a_row():
     for seed in range(50):
-        order = block_order(TaskDesign(), np.random.default_rng(seed))
+        order = block_order(TaskDesign(), PAPER.condition_names, np.random.default_rng(seed))
         assert not any(order[i] == order[i - 1] == order[i - 2] for i in range(2, len(order)))
 
 
 def test_n_volumes_covers_the_last_event_and_the_hrf():
     design = TaskDesign(videos_per_type=3)
-    events = make_sovt_events(design, np.random.default_rng(1))
+    events = make_task_events(design, PAPER, np.random.default_rng(1))
     end = (events.onset + events.duration).max()
     assert n_volumes(events, 2.0, 16.0) * 2.0 >= end + 16.0
+
+
+def test_one_condition_fills_every_block_without_the_run_rule():
+    """With a single condition the 'no three in a row' rule cannot hold; it is not asked."""
+    from ecgap.config import validate_config
+    from ecgap.design import Design
+
+    study = Design.of_study(validate_config({"design": {
+        "conditions": [{"name": "task", "trial_type": "video"}], "contrasts": None,
+        "nuisance_conditions": []}})["design"])
+    events = make_task_events(TaskDesign(videos_per_type=6), study, np.random.default_rng(0))
+    assert (events.trial_type == "video").sum() == 6 and (events.trial_type == "response").sum() == 6

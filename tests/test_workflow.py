@@ -17,7 +17,7 @@ from conftest import BIN, REPO, TINY, bids_config, run_snakemake
 
 pytestmark = pytest.mark.workflow
 TINY_SIM = yaml.safe_load(TINY.read_text())["simulate"]
-N_AFFECT, N_MEMORY = TINY_SIM["n_affect"], TINY_SIM["n_memory"]
+N_AFFECT, N_MEMORY = TINY_SIM["group_sizes"]["affect"], TINY_SIM["group_sizes"]["memory"]
 N = N_AFFECT + N_MEMORY
 
 
@@ -354,8 +354,9 @@ def test_roi_values_agree_with_the_planted_change(tiny_run):
     assert set(roi.cluster_id) == set(clusters[clusters.significant
                                                & (clusters.contrast == "affectGtMemory")]
                                       .cluster_id)
-    imaging = {**TINY_SIM["imaging"]}
-    params = ImagingParams(**imaging)
+    from ecgap.config import validate_config
+    params = ImagingParams(**validate_config({"simulate": TINY_SIM})["simulate"]["imaging"])
+    delta1 = params.changes[0]
     mask_img = simulation_grid(TINY_SIM["grid_mm"])[0]
     parts = {name: np.asarray(smooth_img(nib.Nifti1Image(m.astype(np.float32), mask_img.affine),
                                          6.0).dataobj)
@@ -368,10 +369,10 @@ def test_roi_values_agree_with_the_planted_change(tiny_run):
         inside = labels == cid
         wide = rows.pivot(index="subject", columns="session", values="effect")
         change = (wide["post1"] - wide["pre"]).rename("observed").to_frame()
-        change = change.join(gains.set_index("subject")[["group", "gain_insula", "gain_amcc"]])
-        change["planted"] = params.delta1_pct * (
-            change.gain_insula * parts["delta1_insula"][inside].mean()
-            + change.gain_amcc * parts["delta1_amcc"][inside].mean())
+        change = change.join(gains.set_index("subject")[["group", "gain_delta1", "gain_aMCC"]])
+        change["planted"] = delta1["pct"] * (
+            change.gain_delta1 * parts["delta1_rest"][inside].mean()
+            + change.gain_aMCC * parts["delta1_link"][inside].mean())
         for group, sel in change.groupby("group"):
             error = sel.observed - sel.planted
             se = sel.observed.std(ddof=1) / np.sqrt(len(sel))

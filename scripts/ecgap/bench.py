@@ -250,7 +250,7 @@ def paper_scale(workdir: Path, configfile: Path, reuse: bool = False) -> dict[st
     config = yaml.safe_load(Path(configfile).read_text())
     overall = pd.DataFrame([{
         "config": Path(configfile).name,
-        "subjects": config["simulate"]["n_affect"] + config["simulate"]["n_memory"],
+        "subjects": sum(validate_config(copy.deepcopy(config))["simulate"]["group_sizes"].values()),
         "grid_mm": config["simulate"]["grid_mm"], "jobs": len(jobs),
         "wall_s": record["wall_s"], "summed_job_s": round(jobs["s"].sum()),
         "largest_job_rss_mb": round(jobs["max_rss"].max()),
@@ -555,7 +555,8 @@ def naive_comparison(scratch: Path, n_perm: int,
     workdir.mkdir(parents=True)
     workflow_s = snakemake(workdir, configfile, *targets)["wall_s"]
     sim = config["simulate"]
-    study = (f"{Path(base).name}: {sim['n_affect']} + {sim['n_memory']} subjects, "
+    sizes = validate_config(copy.deepcopy(config))["simulate"]["group_sizes"]
+    study = (f"{Path(base).name}: {' + '.join(map(str, sizes.values()))} subjects, "
              f"{sim['grid_mm']} mm, {len(targets)} analyses")
     rows = []
     for engine, target in (("nilearn", 0.5), ("ecgap", 1.1)):

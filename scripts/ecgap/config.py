@@ -137,7 +137,84 @@ def check_analyses(config: dict[str, Any]) -> Design:
         raise InputError("config key second_level.connectivity", "the nilearn permutation "
                          "engine forms 6-connected clusters only; use engine: ecgap for 18 "
                          "or 26")
-    return design_from_config(config)
+    design = design_from_config(config)
+    if config["data"]["source"] == "simulate":
+        check_simulation(config, design)
+    return design
+
+
+#: Region sets a planted change can use, by name, and their regions (ecgap.regions).
+def _region_sets() -> dict[str, list[str]]:
+    from ecgap.regions import REGION_SETS
+    return {name: list(regions) for name, regions in REGION_SETS.items()}
+
+
+def check_simulation(config: dict[str, Any], design: Design) -> None:
+    """The simulate section's planted effects must name the design's groups, ratings,
+    conditions and steps."""
+    sim, steps = config["simulate"], len(design.steps)
+    groups, ratings, conditions = design.group_names, design.rating_names, design.condition_names
+
+    def need(ok: bool, key: str, problem: str) -> None:
+        if not ok:
+            raise InputError(f"config key simulate.{key}", problem)
+
+    def names(kind: str, value: str, allowed: list[str], key: str) -> None:
+        need(value in allowed, key, f"{value!r} is not a design {kind} ({', '.join(allowed)})")
+
+    need(set(sim["group_sizes"]) == set(groups), "group_sizes",
+         f"needs one size per design group ({', '.join(groups)}), got "
+         f"{', '.join(sim['group_sizes']) or 'none'}")
+    behaviour, imaging = sim["behaviour"], sim["imaging"]
+    for group in behaviour["ages"]:
+        names("group", group, groups, "behaviour.ages")
+    for rating, values in behaviour["base_ratings"].items():
+        names("rating", rating, ratings, "behaviour.base_ratings")
+        need(len(values) == len(conditions), f"behaviour.base_ratings.{rating}",
+             f"needs one mean per condition ({', '.join(conditions)})")
+    for i, entry in enumerate(behaviour["rating_changes"]):
+        names("rating", entry["rating"], ratings, f"behaviour.rating_changes.{i}.rating")
+        names("group", entry["group"], groups, f"behaviour.rating_changes.{i}.group")
+        need(entry["step"] <= steps, f"behaviour.rating_changes.{i}.step",
+             f"the design has {steps} step(s) between sessions")
+    extra = behaviour["condition_x_group"]
+    if extra is not None:
+        names("rating", extra["rating"], ratings, "behaviour.condition_x_group.rating")
+        names("group", extra["group"], groups, "behaviour.condition_x_group.group")
+        need(len(conditions) > 1, "behaviour.condition_x_group",
+             "needs two or more conditions (or null)")
+    for i, entry in enumerate(behaviour["score_changes"]):
+        names("group", entry["group"], groups, f"behaviour.score_changes.{i}.group")
+        need(entry["step"] <= steps, f"behaviour.score_changes.{i}.step",
+             f"the design has {steps} step(s) between sessions")
+    need(len(design.scores) <= 2, "behaviour.score_changes", "the simulator writes at most "
+         "two score columns (words recalled and recalled in position): shorten "
+         "design.scores.columns")
+    _check_imaging(imaging, design, need, names)
+
+
+def _check_imaging(imaging: dict[str, Any], design: Design, need, names) -> None:
+    sets, steps = _region_sets(), len(design.steps)
+    for condition in imaging["condition_extra"]:
+        names("condition", condition, design.condition_names, "imaging.condition_extra")
+    seen = []
+    for i, change in enumerate(imaging["changes"]):
+        need(change["name"] not in seen, f"imaging.changes.{i}.name", "names must be unique")
+        seen.append(change["name"])
+        need(change["step"] <= steps, f"imaging.changes.{i}.step",
+             f"the design has {steps} step(s) between sessions")
+        for group in change["groups"]:
+            names("group", group, design.group_names, f"imaging.changes.{i}.groups")
+        for condition in change["condition_fraction"]:
+            names("condition", condition, design.condition_names,
+                  f"imaging.changes.{i}.condition_fraction")
+    link = imaging["link"]
+    if link is not None:
+        names("rating", link["rating"], design.rating_names, "imaging.link.rating")
+        holders = [c["name"] for c in imaging["changes"]
+                   if c["step"] == link["step"] and link["region"] in sets[c["regions"]]]
+        need(bool(holders), "imaging.link", f"no change at step {link['step']} plants "
+             f"{link['region']!r}")
 
 
 def check_drift_model(config: dict[str, Any]) -> None:

@@ -19,7 +19,7 @@ from nilearn.glm.first_level import make_first_level_design_matrix
 from ecgap.config import validate_config
 from ecgap.design import Design
 from ecgap.provenance import write_table
-from ecgap.task import TaskDesign, make_sovt_events, n_volumes
+from ecgap.task import TaskDesign, make_task_events, n_volumes
 
 #: The default (the paper's) design, whose task the simulator's timing is.
 DESIGN = Design.of_study(validate_config({})["design"])
@@ -54,7 +54,7 @@ def high_pass_table(runs: int, t_r: float, cutoff_s: float, rhos: list[float],
     """Variance ratios over ``runs`` simulated SoVT runs, per noise model and contrast."""
     rng = np.random.default_rng(seed)
     task = TaskDesign()
-    timings = [make_sovt_events(task, rng) for _ in range(runs)]
+    timings = [make_task_events(task, DESIGN, rng) for _ in range(runs)]
     rows = []
     for rho in rhos:
         ratios = pd.DataFrame([variance_ratios(e, t_r, n_volumes(e, t_r, task.lead_out),

@@ -19,7 +19,6 @@ import yaml
 from ecgap.behaviour import all_tables
 from ecgap.bids import Layout, canonical_run_paths
 from ecgap.config import validate_config
-from ecgap.design import Design
 from ecgap.ingest import behaviour_tables
 from ecgap.paper import compare_with_paper
 from ecgap.simulate_behaviour import (BehaviourParams, study_from_config,
@@ -31,11 +30,11 @@ def study_tables(config: dict, seed: int, workdir: Path) -> dict[str, pd.DataFra
     does: the ingest tables (participants, ratings, memory), every behavioural table and
     the paper comparison, by name."""
     study = dataclasses.replace(study_from_config(config), seed=seed)
-    design = Design.of_study(config["design"])
+    design = study.study
     data, sim = config["data"], config["simulate"]
     root = workdir / f"seed-{seed}"
     write_behaviour_dataset(study, BehaviourParams(**sim["behaviour"]), root / "bids",
-                            root / "fmriprep", root / "truth")
+                            root / "fmriprep", root / "truth", sim["imaging"]["link"])
     layout = Layout(root / "bids", root / "fmriprep", data["task"], data["space"])
     events = pd.DataFrame([{"subject": s, "session": ses,
                             "events": canonical_run_paths(layout, s, ses)["events"]}

@@ -1,9 +1,9 @@
 """Ground-truth recovery of the simulated study: FWE-significant clusters vs planted truth.
 
 For each group analysis and direction the planted effect is the group contrast applied
-to the first-level contrast of the simulator's planted change maps (e.g. for the delta1
-HE-LE analysis, affect > memory: delta1HE - delta1LE, since the memory group changes
-nowhere). Its **support** is where it reaches 5 % of its peak, split into the planted
+to the first-level contrast of the simulator's planted change maps of the changes the
+analysed period spans (e.g. in the paper's design, for the delta1 HE-LE analysis,
+affect > memory: delta1HE - delta1LE, since the memory group changes nowhere). Its **support** is where it reaches 5 % of its peak, split into the planted
 regions by the simulator's support label map (6 mm smoothing spreads a planted effect
 well past its half-maximum ball, so Dice against such balls would penalise correct
 findings). Two tables:
@@ -19,29 +19,40 @@ findings). Two tables:
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Any, Mapping, Sequence
 
 import nibabel as nib
 import numpy as np
 import pandas as pd
-from nilearn.glm.contrasts import expression_to_contrast_vector
 from nilearn.image import resample_to_img
 from scipy import ndimage
 
-from ecgap.design import GROUP_CONTRASTS, SOVT_CONTRASTS
+from ecgap.design import Design
 from ecgap.permutation import cluster_structure
 from ecgap.simulate_images import SUPPORT_FRACTION
-from ecgap.task import VIDEO_TYPES
 
 
-def planted_effect(truth: Mapping[str, np.ndarray], delta: str, first_level_contrast: str,
-                   group_contrast: str) -> np.ndarray:
-    """The planted change of one analysis and direction (0 where nothing is planted)."""
-    weights = expression_to_contrast_vector(SOVT_CONTRASTS[first_level_contrast],
-                                            list(VIDEO_TYPES))
-    affect_weight = GROUP_CONTRASTS[group_contrast][0]
-    return affect_weight * sum(w * truth[f"{delta}{video}"]
-                               for w, video in zip(weights, VIDEO_TYPES))
+def spanned_changes(design: Design, changes: Sequence[Mapping[str, Any]],
+                    period: str) -> list[Mapping[str, Any]]:
+    """The planted changes whose step lies within a period's two sessions."""
+    first, second = (design.sessions.index(s) for s in design.period_sessions(period))
+    return [c for c in changes if first < c["step"] <= second]
+
+
+def planted_effect(truth: Mapping[str, np.ndarray], design: Design,
+                   changes: Sequence[Mapping[str, Any]], period: str,
+                   first_level_contrast: str, group_contrast: str) -> np.ndarray:
+    """The planted change of one analysis and direction (0 where nothing is planted):
+    per change the period spans, the group contrast's weight summed over the groups the
+    change plants, times the first-level contrast of its maps."""
+    weights = design.contrast_weights(first_level_contrast)
+    groups = design.group_weights(group_contrast)
+    effect = 0.0
+    for change in spanned_changes(design, changes, period):
+        group_weight = sum(groups[g] for g in change["groups"])
+        effect = effect + group_weight * sum(w * truth[f"{change['name']}{c}"]
+                                             for c, w in weights.items())
+    return effect if not np.isscalar(effect) else np.zeros(next(iter(truth.values())).shape)
 
 
 def planted_support(effect: np.ndarray) -> np.ndarray:
@@ -101,13 +112,15 @@ def _truth_on_grid(img: nib.Nifti1Image, truth_maps: Mapping[str, nib.Nifti1Imag
 def recovery_tables(fwe_maps: Mapping[tuple[str, str], str], analyses: Mapping[str, Mapping],
                     truth_maps: Mapping[str, nib.Nifti1Image], core_img: nib.Nifti1Image,
                     support_img: nib.Nifti1Image, regions: pd.DataFrame,
+                    design: Design, changes: Sequence[Mapping[str, Any]],
                     connectivity: int = 6,
                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(per analysis x direction, per analysis x direction x region) recovery tables.
 
     ``fwe_maps`` maps (analysis name, group contrast) to the FWE-cluster t map path;
     ``analyses`` maps analysis names to their config entries (delta, contrast);
-    ``truth_maps`` holds the planted change maps by name (``delta1HE``, ...).
+    ``truth_maps`` holds the planted change maps by name (``delta1HE``, ...), made by
+    the config's ``simulate.imaging.changes`` (``changes``).
     """
     summary, per_region = [], []
     grid = None
@@ -118,7 +131,8 @@ def recovery_tables(fwe_maps: Mapping[tuple[str, str], str], analyses: Mapping[s
         analysis = analyses[name]
         key = {"analysis": name, "delta": analysis["delta"],
                "first_level_contrast": analysis["contrast"], "contrast": contrast}
-        effect = planted_effect(truth, analysis["delta"], analysis["contrast"], contrast)
+        effect = planted_effect(truth, design, changes, analysis["delta"],
+                                analysis["contrast"], contrast)
         significant = np.asarray(img.dataobj) != 0
         summary.append({**key, **summary_row(significant, effect, connectivity)})
         per_region += [{**key, **row} for row in
@@ -155,7 +169,8 @@ def region_peak_z(z: np.ndarray, effect: np.ndarray, core_labels: np.ndarray,
 
 def peak_z_table(z_maps: Mapping[tuple[str, str], str], analyses: Mapping[str, Mapping],
                  truth_maps: Mapping[str, nib.Nifti1Image], core_img: nib.Nifti1Image,
-                 regions: pd.DataFrame) -> pd.DataFrame:
+                 regions: pd.DataFrame, design: Design,
+                 changes: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     """Per analysis, direction and planted region: the group z at the region's peak.
 
     ``z_maps`` maps (analysis name, group contrast) to the unthresholded z map path;
@@ -167,7 +182,8 @@ def peak_z_table(z_maps: Mapping[tuple[str, str], str], analyses: Mapping[str, M
         grid = grid or _truth_on_grid(img, truth_maps, core_img)
         truth, core_labels = grid
         analysis = analyses[name]
-        effect = planted_effect(truth, analysis["delta"], analysis["contrast"], contrast)
+        effect = planted_effect(truth, design, changes, analysis["delta"],
+                                analysis["contrast"], contrast)
         peaks = region_peak_z(np.asarray(img.dataobj), effect, core_labels, regions)
         rows += [{"analysis": name, "contrast": contrast, "region": region, "peak_z": z}
                  for region, z in peaks.items()]

@@ -26,7 +26,7 @@ import argparse
 import shutil
 import time
 from pathlib import Path
-from typing import NamedTuple
+from typing import Mapping, NamedTuple
 
 import nibabel as nib
 import numpy as np
@@ -36,6 +36,7 @@ import yaml
 from scipy.stats import norm
 
 from ecgap.bench import REPO, snakemake, validated_config
+from ecgap.config import design_from_config
 from ecgap.io import read_tsv
 from ecgap.names import entities_of
 from ecgap.provenance import write_table
@@ -66,7 +67,7 @@ def keep_maps(workdir: Path, done: Path) -> None:
 
 
 def run_seed(seed: int, grid_mm: float, permutations: int, cache: Path, cores: int,
-             analyses: dict) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+             config: dict) -> tuple[pd.DataFrame, pd.DataFrame, float]:
     """(summary, per-region) recovery tables and wall seconds of one seed's run; the
     per-region table has the group z at each region's peak (``peak_z``).
 
@@ -89,13 +90,16 @@ def run_seed(seed: int, grid_mm: float, permutations: int, cache: Path, cores: i
         shutil.rmtree(workdir)
     summary, per_region = (pd.read_csv(done / Path(t).name, sep="\t").assign(seed=seed)
                            for t in TARGETS)
-    per_region = per_region.merge(kept_peak_z(done, analyses),
+    per_region = per_region.merge(kept_peak_z(done, config),
                                   on=["analysis", "contrast", "region"], how="left")
     return summary, per_region, float((done / "wall_s.txt").read_text())
 
 
-def kept_peak_z(done: Path, analyses: dict) -> pd.DataFrame:
-    """The group z at every planted region's peak, from the maps :func:`keep_maps` kept."""
+def kept_peak_z(done: Path, config: dict) -> pd.DataFrame:
+    """The group z at every planted region's peak, from the maps :func:`keep_maps` kept
+    (``config``: the validated configuration of the runs)."""
+    analyses = {a["name"]: a for a in config["second_level"]["analyses"]}
+    design = design_from_config(config)
     maps = done / "maps"
     z_maps = {(entities_of(p)["desc"], entities_of(p)["contrast"]): str(p)
               for p in sorted(maps.glob("*_stat-z_*statmap.nii.gz"))}
@@ -103,7 +107,8 @@ def kept_peak_z(done: Path, analyses: dict) -> pd.DataFrame:
              for p in maps.glob("space-*_stat-effect_*statmap.nii.gz")}
     core = nib.load(next(maps.glob("space-*_desc-regions_dseg.nii.gz")))
     regions = read_tsv(next(maps.glob("space-*_desc-regions_dseg.tsv")))
-    return peak_z_table(z_maps, analyses, truth, core, regions)
+    return peak_z_table(z_maps, analyses, truth, core, regions, design,
+                        config["simulate"]["imaging"]["changes"])
 
 
 class DetectionCurve(NamedTuple):
@@ -129,10 +134,10 @@ def detection_threshold(peak_z: np.ndarray, detected: np.ndarray) -> tuple[float
     return float((best.min() + best.max()) / 2), float(errors.min() / len(peak_z))
 
 
-def effective_n(n_affect: float, n_memory: float) -> float:
+def effective_n(n_first: float, n_second: float) -> float:
     """The two-sample effective size n1 n2 / (n1 + n2): the noncentrality of a group
     difference grows with its square root."""
-    return n_affect * n_memory / (n_affect + n_memory)
+    return n_first * n_second / (n_first + n_second)
 
 
 def detection_curve(peak_z: np.ndarray, detected: np.ndarray) -> DetectionCurve:
@@ -152,7 +157,7 @@ def detection_curve(peak_z: np.ndarray, detected: np.ndarray) -> DetectionCurve:
     return DetectionCurve(-intercept / slope, 1 / slope, misclassified)
 
 
-def power_table(regions: pd.DataFrame, groups: tuple[int, int], power: float = 0.8,
+def power_table(regions: pd.DataFrame, groups: Mapping[str, int], power: float = 0.8,
                 ) -> tuple[pd.DataFrame, DetectionCurve]:
     """Per expected (analysis, direction, region): detection rate, mean and sd of the
     peak z over seeds, the detection rate the curve predicts at this sample and at the
@@ -173,15 +178,15 @@ def power_table(regions: pd.DataFrame, groups: tuple[int, int], power: float = 0
              .reset_index())
     mu = table["mean_peak_z"].to_numpy()
     width = np.sqrt(1 + curve.spread ** 2)
-    paper_scale = effective_n(*PAPER_GROUPS) / effective_n(*groups)
+    paper_scale = effective_n(*PAPER_GROUPS) / effective_n(*groups.values())
     table["predicted_rate"] = norm.sf((curve.threshold - mu) / width)
     table["predicted_rate_paper_n"] = norm.sf((curve.threshold - mu * np.sqrt(paper_scale))
                                               / width)
     with np.errstate(divide="ignore", invalid="ignore"):
         scale = np.where(mu > 0, ((curve.threshold + norm.ppf(power) * width) / mu) ** 2,
                          np.inf)
-    for column, n in zip(("n_affect_for_power", "n_memory_for_power"), groups):
-        table[column] = np.where(np.isfinite(scale), np.ceil(n * scale), np.nan)
+    for name, n in groups.items():
+        table[f"n_{name}_for_power"] = np.where(np.isfinite(scale), np.ceil(n * scale), np.nan)
     return table, curve
 
 
@@ -215,19 +220,21 @@ def headline(table: pd.DataFrame) -> str:
 
 
 def power_headline(power: pd.DataFrame, curve: DetectionCurve,
-                   groups: tuple[int, int]) -> str:
+                   groups: Mapping[str, int]) -> str:
     """The detection curve and, per planted region, its best analysis' predicted sample."""
     best = power.loc[power.groupby("region", sort=False)["mean_peak_z"].idxmax()]
+    names, sizes = list(groups), list(groups.values())
     return (f"P(detected | peak z) = Phi((z - {curve.threshold:.2f}) / {curve.spread:.2f}) "
             f"(probit fit to the seeds' detections of the expected regions; the step at "
             f"{curve.threshold:.2f} puts {curve.misclassified:.0%} of them on the wrong "
             f"side); per planted region, the analysis with the "
-            f"highest mean peak z, its detection rate at {groups[0]} + {groups[1]} subjects "
-            f"(observed / predicted), predicted at the paper's {PAPER_GROUPS[0]} + "
-            f"{PAPER_GROUPS[1]}, and the affect + memory group sizes for 80 % detection: "
-            + "; ".join(f"{r.region} {r.analysis} {r.rate:.0%} / {r.predicted_rate:.0%}, "
-                        f"{r.predicted_rate_paper_n:.0%}, {r.n_affect_for_power:.0f} + "
-                        f"{r.n_memory_for_power:.0f}" for r in best.itertuples()))
+            f"highest mean peak z, its detection rate at {' + '.join(map(str, sizes))} "
+            f"subjects (observed / predicted), predicted at the paper's {PAPER_GROUPS[0]} + "
+            f"{PAPER_GROUPS[1]}, and the {' + '.join(names)} group sizes for 80 % detection: "
+            + "; ".join(f"{r['region']} {r['analysis']} {r['rate']:.0%} / "
+                        f"{r['predicted_rate']:.0%}, {r['predicted_rate_paper_n']:.0%}, "
+                        + " + ".join(f"{r[f'n_{n}_for_power']:.0f}" for n in names)
+                        for _, r in best.iterrows()))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -243,13 +250,15 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     start = time.perf_counter()
     config = validated_config(REPO / "config/config.yaml")
-    analyses = {a["name"]: a for a in config["second_level"]["analyses"]}
-    groups = (config["simulate"]["n_affect"], config["simulate"]["n_memory"])
+    design = design_from_config(config)
+    # The power statement is for the primary contrast's two groups (the paper's pair).
+    pair = (design.trained[0].name, design.control.name)
+    groups = {name: config["simulate"]["group_sizes"][name] for name in pair}
     summaries, regions, walls = [], [], []
     for seed in range(args.first_seed, args.first_seed + args.seeds):
         summary, per_region, wall = run_seed(seed, args.grid_mm, args.permutations,
                                              Path(args.cache).resolve(), args.cores,
-                                             analyses)
+                                             config)
         summaries.append(summary)
         regions.append(per_region)
         walls.append(wall)

@@ -8,18 +8,21 @@ import nibabel as nib
 import numpy as np
 from scipy import ndimage
 
-#: Regions whose response the affect group's training changes (DESIGN section 3).
-DELTA1_REGIONS = {  # empathy training (Post1 - Pre)
+#: Region sets a planted training change can use (simulate.imaging.changes): the
+#: salience network that empathy training changed in the paper (Post1 - Pre) and the
+#: reward network that compassion training changed (Post2 - Post1; DESIGN section 3).
+SALIENCE_REGIONS = {
     "insula_L": (-38, 20, 0),
     "insula_R": (38, 20, 0),
     "aMCC": (0, 20, 40),
 }
-DELTA2_REGIONS = {  # compassion training (Post2 - Post1)
+REWARD_REGIONS = {
     "mOFC": (0, 46, -14),
     "pgACC": (0, 40, 6),
     "VS_L": (-10, 12, -8),
     "VS_R": (10, 12, -8),
 }
+REGION_SETS = {"salience": SALIENCE_REGIONS, "reward": REWARD_REGIONS}
 #: Broad task-responsive regions for watching and rating videos (HE > LE everywhere here).
 TASK_REGIONS = {
     "V1": (0, -88, 4), "LO_L": (-44, -74, -4), "LO_R": (44, -74, -4),

@@ -1,25 +1,26 @@
 """Simulated fMRIPrep-style derivatives for one run, with planted training effects.
 
 Signal model per voxel (all amplitudes in percent of the voxel's baseline):
-task responses to HE and LE videos and rating periods (SPM canonical HRF), training
-effects in the planted regions for the affect group, a run-specific perturbation of
-the task response, AR(1) noise, slow drift, a global physiological fluctuation that
-loads on CSF and white matter, and motion-related signal with spikes at high-motion
-volumes. The confounds table is computed from the simulated data as fMRIPrep would.
+task responses to the design's conditions and nuisance events (SPM canonical HRF),
+training changes in planted regions for the groups the config names
+(``simulate.imaging.changes``), a run-specific perturbation of the task response,
+AR(1) noise, slow drift, a global physiological fluctuation that loads on CSF and white
+matter, and motion-related signal with spikes at high-motion volumes. The confounds
+table is computed from the simulated data as fMRIPrep would.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
 
 import nibabel as nib
 import numpy as np
 import pandas as pd
 from scipy import ndimage
 
-from ecgap.regions import (DELTA1_REGIONS, DELTA2_REGIONS, TASK_REGIONS, region_map,
-                           simulation_grid, smooth_field)
+from ecgap.design import Design
+from ecgap.regions import REGION_SETS, TASK_REGIONS, region_map, simulation_grid, smooth_field
 
 FD_OUTLIER = 0.5          # fMRIPrep's default motion-outlier thresholds
 STD_DVARS_OUTLIER = 1.5
@@ -31,17 +32,13 @@ SUPPORT_FRACTION = 0.05   # a planted region's support: its effect >= 5 % of the
 class ImagingParams:
     """Planted imaging effects and nuisance amplitudes (percent signal change)."""
 
+    changes: Sequence[Mapping[str, Any]] = ()
+    link: Mapping[str, Any] | None = None
+    condition_extra: Mapping[str, float] = field(default_factory=dict)
     task_pct: float = 1.5
-    he_extra: float = 0.4
-    rating_pct: float = 1.0
-    delta1_pct: float = 1.8
-    delta1_le_fraction: float = 0.75
-    delta2_pct: float = 1.3
-    delta2_le_fraction: float = 1.0
+    nuisance_pct: float = 1.0
     region_fwhm_mm: float = 12.0
     subject_sd: float = 0.3
-    amcc_gain_sd: float = 0.5
-    amcc_empathy_r: float = 0.95
     run_sd_pct: float = 0.15
     noise_pct: float = 1.0
     ar1: float = 0.3
@@ -50,46 +47,112 @@ class ImagingParams:
     motion_pct: float = 0.3
 
 
+def link_change(params: ImagingParams) -> Mapping[str, Any] | None:
+    """The change whose regions hold the brain-behaviour link's region (None without a
+    link)."""
+    link = params.link
+    if link is None:
+        return None
+    return next(c for c in params.changes
+                if c["step"] == link["step"] and link["region"] in REGION_SETS[c["regions"]])
+
+
+def gain_column(name: str) -> str:
+    """imaging_subjects.tsv column of a change's (or the link region's) gain."""
+    return f"gain_{name}"
+
+
 def planted_maps(mask: nib.Nifti1Image, params: ImagingParams) -> dict[str, np.ndarray]:
-    """Unit-peak maps of the task-responsive, delta1 and delta2 regions."""
-    return {
-        "task": region_map(mask, TASK_REGIONS, 2 * params.region_fwhm_mm),
-        "delta1_insula": region_map(mask, {k: v for k, v in DELTA1_REGIONS.items()
-                                           if k != "aMCC"}, params.region_fwhm_mm),
-        "delta1_amcc": region_map(mask, {"aMCC": DELTA1_REGIONS["aMCC"]}, params.region_fwhm_mm),
-        "delta2": region_map(mask, DELTA2_REGIONS, params.region_fwhm_mm),
-    }
+    """Unit-peak maps of the task-responsive regions ('task') and of each change's
+    regions ('<change>'), split into '<change>_rest' and '<change>_link' for the change
+    holding the brain-behaviour link's region."""
+    maps = {"task": region_map(mask, TASK_REGIONS, 2 * params.region_fwhm_mm)}
+    linked = link_change(params)
+    for change in params.changes:
+        regions = REGION_SETS[change["regions"]]
+        if change is linked:
+            region = params.link["region"]
+            maps[f"{change['name']}_rest"] = region_map(
+                mask, {k: v for k, v in regions.items() if k != region}, params.region_fwhm_mm)
+            maps[f"{change['name']}_link"] = region_map(mask, {region: regions[region]},
+                                                        params.region_fwhm_mm)
+        else:
+            maps[change["name"]] = region_map(mask, regions, params.region_fwhm_mm)
+    return maps
 
 
-def subject_gains(subjects: pd.DataFrame, affect_label: str, params: ImagingParams,
+def subject_gains(subjects: pd.DataFrame, design: Design, params: ImagingParams,
                   seed: int) -> pd.DataFrame:
-    """Per-subject multipliers of the planted training effects (0 for the memory group).
+    """Per-subject multipliers of the planted training changes (0 for the groups a
+    change does not name).
 
-    The aMCC delta1 gain has its own spread (``amcc_gain_sd``) and correlates
-    (r = ``amcc_empathy_r``) with the subject's reported delta1 empathy change (the
-    rating change the brain-behaviour analysis regresses on), the link that analysis
-    finds. It is not clipped at 0: a subject whose reported empathy fell gets an aMCC
-    decrease, which keeps the link linear.
+    The link region's gain has its own spread (``link.gain_sd``) and correlates
+    (r = ``link.r``) with the subject's reported change of the link's rating over its
+    step (the rating change the brain-behaviour analysis regresses on), the link that
+    analysis finds. It is not clipped at 0: a subject whose reported rating fell gets a
+    decrease there, which keeps the link linear.
     """
     rng = np.random.default_rng([seed, 7])
-    affect = (subjects["group"] == affect_label).to_numpy()
-    emp = subjects["empathy_delta1_reported"].to_numpy(dtype=float)
-    z = np.zeros_like(emp)
-    if affect.sum() > 1:
-        z[affect] = (emp[affect] - emp[affect].mean()) / emp[affect].std()
-    r = params.amcc_empathy_r
+    name_of = {g.label: g.name for g in design.groups}
+    groups = subjects["group"].map(name_of).to_numpy()
     n = len(subjects)
-    amcc = 1 + params.amcc_gain_sd * (r * z + np.sqrt(1 - r ** 2) * rng.standard_normal(n))
-    out = pd.DataFrame({
-        "participant_id": subjects["participant_id"],
-        "group": subjects["group"],
-        "gain_insula": np.clip(1 + params.subject_sd * rng.standard_normal(n), 0, None),
-        "gain_amcc": amcc,
-        "gain_delta2": np.clip(1 + params.subject_sd * rng.standard_normal(n), 0, None),
-    })
-    for col in ("gain_insula", "gain_amcc", "gain_delta2"):
-        out[col] = np.where(affect, out[col], 0.0)
+    out = pd.DataFrame({"participant_id": subjects["participant_id"],
+                        "group": subjects["group"]})
+    linked, link = link_change(params), params.link
+    if linked is not None:  # drawn first, as the simulator always has
+        planted = np.isin(groups, linked["groups"])
+        step = design.steps[link["step"] - 1].name
+        reported = subjects[f"{link['rating']}_{step}_reported"].to_numpy(dtype=float)
+        z = np.zeros(n)
+        if planted.sum() > 1:
+            z[planted] = ((reported[planted] - reported[planted].mean())
+                          / reported[planted].std())
+        r = link["r"]
+        link_gain = 1 + link["gain_sd"] * (r * z + np.sqrt(1 - r ** 2) * rng.standard_normal(n))
+    for change in params.changes:
+        planted = np.isin(groups, change["groups"])
+        gain = np.clip(1 + params.subject_sd * rng.standard_normal(n), 0, None)
+        out[gain_column(change["name"])] = np.where(planted, gain, 0.0)
+        if change is linked:
+            out[gain_column(link["region"])] = np.where(planted, link_gain, 0.0)
     return out
+
+
+def change_effect(change: Mapping[str, Any], maps: Mapping[str, np.ndarray],
+                  params: ImagingParams, gains: Mapping[str, float] | None = None) -> np.ndarray:
+    """A change's planted effect on the first condition's response: its pct times the
+    gain-weighted maps of its regions (gains 1 when none are given: the truth maps)."""
+    name = change["name"]
+    if change is link_change(params):
+        if gains is None:
+            return change["pct"] * (maps[f"{name}_rest"] + maps[f"{name}_link"])
+        return change["pct"] * (gains[gain_column(name)] * maps[f"{name}_rest"]
+                                + gains[gain_column(params.link["region"])]
+                                * maps[f"{name}_link"])
+    if gains is None:
+        return change["pct"] * maps[name]
+    return change["pct"] * gains[gain_column(name)] * maps[name]
+
+
+def condition_fraction(change: Mapping[str, Any], condition: str) -> float:
+    """How much of a change a condition's response gets (1 unless the config says)."""
+    return change.get("condition_fraction", {}).get(condition, 1.0)
+
+
+def condition_amplitudes(maps: Mapping[str, np.ndarray], params: ImagingParams,
+                         conditions: Sequence[str], session_index: int,
+                         gains: Mapping[str, float]) -> dict[str, np.ndarray]:
+    """Each condition's response map at a session: task_pct x (1 + its extra) in the
+    task regions, plus every change whose step the session has passed."""
+    amplitudes = {c: params.task_pct * (1 + params.condition_extra.get(c, 0.0)) * maps["task"]
+                  for c in conditions}
+    for change in params.changes:
+        if change["step"] > session_index:
+            continue
+        effect = change_effect(change, maps, params, gains)
+        for c in conditions:
+            amplitudes[c] = amplitudes[c] + condition_fraction(change, c) * effect
+    return amplitudes
 
 
 def simulate_motion(n_vols: int, high_motion: bool, rng: np.random.Generator) -> pd.DataFrame:
@@ -126,24 +189,27 @@ def cosine_basis(n_vols: int, tr: float, cutoff_s: float = 128.0) -> np.ndarray:
                      for k in range(1, n_basis + 1)], axis=1).reshape(n_vols, n_basis)
 
 
-def task_regressors(events: pd.DataFrame, n_vols: int, tr: float) -> pd.DataFrame:
-    """HE, LE and rating regressors convolved with the SPM canonical HRF (one row per
-    volume)."""
+def task_regressors(events: pd.DataFrame, n_vols: int, tr: float,
+                    design: Design) -> pd.DataFrame:
+    """The design's condition and nuisance regressors (columns named for them) convolved
+    with the SPM canonical HRF, one row per volume."""
     # Imported here: the workflow computes every run's regressors in one job
     # (simulate_regressors), so the per-run simulate_run jobs need not import nilearn.
     from nilearn.glm.first_level import make_first_level_design_matrix
 
     frame_times = np.arange(n_vols) * tr
-    ev = events[events["trial_type"].isin(["HE", "LE", "rating"])][
-        ["onset", "duration", "trial_type"]]
+    names = design.modelled_trial_types()
+    ev = events[events["trial_type"].isin(names)][["onset", "duration", "trial_type"]]
+    ev = ev.assign(trial_type=ev["trial_type"].map(names))
     dm = make_first_level_design_matrix(frame_times, ev, hrf_model="spm", drift_model=None)
-    return dm[["HE", "LE", "rating"]]
+    return dm[list(names.values())]
 
 
 def simulate_run(
     events: pd.DataFrame, gains: pd.Series, session_index: int, high_motion: bool,
     params: ImagingParams, grid_mm: float, tr: float, n_vols: int, seed: list[int],
-    grid: Sequence[nib.Nifti1Image] | None = None, regressors: pd.DataFrame | None = None,
+    design: Design, grid: Sequence[nib.Nifti1Image] | None = None,
+    regressors: pd.DataFrame | None = None,
 ) -> tuple[nib.Nifti1Image, nib.Nifti1Image, pd.DataFrame, dict[str, Any]]:
     """Simulate one run: preprocessed BOLD, brain mask, confounds table and sidecar.
 
@@ -161,25 +227,19 @@ def simulate_run(
     mask = np.asarray(mask_img.dataobj) > 0
     gm, wm = np.asarray(gm_img.dataobj)[mask], np.asarray(wm_img.dataobj)[mask]
     maps = {k: v[mask] for k, v in planted_maps(mask_img, params).items()}
-    x = task_regressors(events, n_vols, tr) if regressors is None else regressors
+    x = task_regressors(events, n_vols, tr, design) if regressors is None else regressors
     if len(x) != n_vols:
         raise ValueError(f"{len(x)} rows of task regressors for a run of {n_vols} volumes")
 
-    # Task response (percent signal change), including training effects.
-    he_amp = params.task_pct * (1 + params.he_extra) * maps["task"]
-    le_amp = params.task_pct * maps["task"]
-    if session_index >= 1:
-        d1 = params.delta1_pct * (gains["gain_insula"] * maps["delta1_insula"]
-                                  + gains["gain_amcc"] * maps["delta1_amcc"])
-        he_amp = he_amp + d1
-        le_amp = le_amp + params.delta1_le_fraction * d1
-    if session_index >= 2:
-        d2 = params.delta2_pct * gains["gain_delta2"] * maps["delta2"]
-        he_amp = he_amp + d2
-        le_amp = le_amp + params.delta2_le_fraction * d2
+    # Task response (percent signal change), including the changes planted by this session.
+    amplitudes = condition_amplitudes(maps, params, design.condition_names, session_index,
+                                      gains)
     run_field = params.run_sd_pct * smooth_field(mask.shape, 1.0, rng)[mask]
-    signal = (np.outer(x["HE"], he_amp + run_field) + np.outer(x["LE"], le_amp + run_field)
-              + np.outer(x["rating"], params.rating_pct * maps["task"]))
+    terms = ([np.outer(x[c], amplitudes[c] + run_field) for c in design.condition_names]
+             + [np.outer(x[c.name], params.nuisance_pct * maps["task"]) for c in design.nuisance])
+    signal = terms[0]
+    for term in terms[1:]:
+        signal = signal + term
 
     # Nuisance: AR(1) noise, drift, physiology, motion.
     signal += params.noise_pct * _ar1_noise(mask, n_vols, params.ar1, rng)
@@ -317,27 +377,27 @@ def compute_confounds(data: np.ndarray, motion: pd.DataFrame, gm: np.ndarray, wm
 
 # --------------------------------------------------------------------------- truth
 
-def truth_images(params: ImagingParams, grid_mm: float) -> dict[str, nib.Nifti1Image]:
-    """Planted effect maps (percent signal change at mean gain) and a region label map.
+def truth_images(params: ImagingParams, grid_mm: float,
+                 conditions: Sequence[str]) -> dict[str, nib.Nifti1Image]:
+    """Planted effect maps (percent signal change at mean gain) and region label maps.
 
-    ``delta1HE`` etc. are the affect group's expected change of the HE/LE response;
-    the memory group's expected change is zero everywhere.
+    ``task<condition>`` is a condition's response before training; ``<change><condition>``
+    the expected change of that response in the groups the change names (the other
+    groups' expected change is zero everywhere).
     """
     mask_img, _, _ = simulation_grid(grid_mm)
     maps = planted_maps(mask_img, params)
-    d1 = params.delta1_pct * (maps["delta1_insula"] + maps["delta1_amcc"])
-    d2 = params.delta2_pct * maps["delta2"]
-    effects = {
-        "taskLE": params.task_pct * maps["task"],
-        "taskHE": params.task_pct * (1 + params.he_extra) * maps["task"],
-        "delta1HE": d1, "delta1LE": params.delta1_le_fraction * d1,
-        "delta2HE": d2, "delta2LE": params.delta2_le_fraction * d2,
-    }
+    effects = {f"task{c}": params.task_pct * (1 + params.condition_extra.get(c, 0.0))
+               * maps["task"] for c in conditions}
+    for change in params.changes:
+        effect = change_effect(change, maps, params)
+        for c in conditions:
+            effects[f"{change['name']}{c}"] = condition_fraction(change, c) * effect
     out = {name: nib.Nifti1Image(data.astype(np.float32), mask_img.affine)
            for name, data in effects.items()}
     labels = np.zeros(mask_img.shape, dtype=np.int16)
     blobs = np.stack([region_map(mask_img, {name: centre}, params.region_fwhm_mm)
-                      for name, centre in planted_regions().items()])
+                      for name, centre in planted_regions(params).items()])
     for index, blob in enumerate(blobs, start=1):
         labels[(blob >= 0.5) & (labels == 0)] = index
     out["regions"] = nib.Nifti1Image(labels, mask_img.affine)
@@ -348,15 +408,33 @@ def truth_images(params: ImagingParams, grid_mm: float) -> dict[str, nib.Nifti1I
     return out
 
 
-def planted_regions() -> dict[str, tuple[float, float, float]]:
-    """All training-effect regions, delta1 first, in label order."""
-    return {**DELTA1_REGIONS, **DELTA2_REGIONS}
+def change_map_names(changes: Sequence[Mapping[str, Any]], conditions: Sequence[str]) -> list[str]:
+    """The names of :func:`truth_images`' change maps (``<change><condition>``)."""
+    return [f"{change['name']}{c}" for change in changes for c in conditions]
 
 
-def regions_table() -> pd.DataFrame:
-    """Label, name, MNI centre and change period of each planted region."""
+def truth_names(changes: Sequence[Mapping[str, Any]], conditions: Sequence[str]) -> list[str]:
+    """The names of :func:`truth_images`' effect maps: task responses, then changes."""
+    return [f"task{c}" for c in conditions] + change_map_names(changes, conditions)
+
+
+def planted_regions(params: ImagingParams) -> dict[str, tuple[float, float, float]]:
+    """Every region a change plants, in the changes' order, in label order."""
+    regions: dict[str, tuple[float, float, float]] = {}
+    for change in params.changes:
+        regions.update({k: v for k, v in REGION_SETS[change["regions"]].items()
+                        if k not in regions})
+    return regions
+
+
+def regions_table(params: ImagingParams) -> pd.DataFrame:
+    """Label, name, MNI centre and change (the first that plants it) of each region."""
+    first = {}
+    for change in params.changes:
+        for name in REGION_SETS[change["regions"]]:
+            first.setdefault(name, change["name"])
     rows = []
-    for index, (name, (x, y, z)) in enumerate(planted_regions().items(), start=1):
+    for index, (name, (x, y, z)) in enumerate(planted_regions(params).items(), start=1):
         rows.append({"index": index, "name": name, "x": x, "y": y, "z": z,
-                     "delta": "delta1" if name in DELTA1_REGIONS else "delta2"})
+                     "delta": first[name]})
     return pd.DataFrame(rows)

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from ecgap.bids import Layout, canonical_run_paths
+from ecgap.design import Design
 from ecgap.io import read_tsv, save_nifti, write_json, write_tsv
 from ecgap.regions import simulation_grid
 from ecgap.simulate_behaviour import BehaviourParams, study_from_config, write_behaviour_dataset
@@ -27,7 +28,8 @@ LEAD_OUT_S = 16.0
 
 def write_run(events: pd.DataFrame, gains: pd.Series, session_index: int, high_motion: bool,
               sim: Mapping[str, Any], task: str, subject: str,
-              paths: Mapping[str, Path], grid: Sequence[nib.Nifti1Image] | None = None,
+              paths: Mapping[str, Path], design: Design,
+              grid: Sequence[nib.Nifti1Image] | None = None,
               regressors: pd.DataFrame | None = None) -> None:
     """Simulate one run and write its fMRIPrep-style files.
 
@@ -47,6 +49,8 @@ def write_run(events: pd.DataFrame, gains: pd.Series, session_index: int, high_m
         BIDS task and subject labels (the subject label seeds the run).
     paths : mapping
         Target files: bold, bold_json, mask, confounds, confounds_json.
+    design : ecgap.design.Design
+        The study design (its conditions and nuisance trial types are modelled).
     grid : sequence of nibabel.Nifti1Image, optional
         The simulation grid (mask, grey matter, white matter) of ``sim["grid_mm"]``, as
         :func:`write_grid` stores it; computed here when not given.
@@ -58,8 +62,8 @@ def write_run(events: pd.DataFrame, gains: pd.Series, session_index: int, high_m
     index = int(subject) * 10 + session_index
     bold, mask, confounds, sidecar = simulate_run(
         events, gains, session_index, high_motion, ImagingParams(**sim["imaging"]),
-        sim["grid_mm"], sim["tr"], n_vols, seed=[sim["seed"], 1, index], grid=grid,
-        regressors=regressors)
+        sim["grid_mm"], sim["tr"], n_vols, seed=[sim["seed"], 1, index], design=design,
+        grid=grid, regressors=regressors)
     save_nifti(bold, paths["bold"], dtype=np.int16)  # fMRIPrep stores BOLD as int16 too
     save_nifti(mask, paths["mask"])
     write_json({"RepetitionTime": sim["tr"], "TaskName": task, "SkullStripped": False,
@@ -69,25 +73,26 @@ def write_run(events: pd.DataFrame, gains: pd.Series, session_index: int, high_m
     write_json(sidecar, paths["confounds_json"])
 
 
-#: The HRF-convolved task regressors of a simulated run, in the columns of
-#: :func:`study_regressors`' table.
-REGRESSORS = ("HE", "LE", "rating")
+def regressor_names(design: Design) -> list[str]:
+    """The HRF-convolved task regressors of a simulated run (the design's conditions,
+    then its nuisance trial types), the columns of :func:`study_regressors`' table."""
+    return list(design.modelled_trial_types().values())
 
 
 def study_regressors(events: Sequence[pd.DataFrame], runs: Sequence[tuple[str, str]],
-                     tr: float) -> pd.DataFrame:
+                     tr: float, design: Design) -> pd.DataFrame:
     """Every simulated run's task regressors in one table (subject, session, volume and
-    :data:`REGRESSORS`), from the runs' events tables in ``runs`` order.
+    :func:`regressor_names`), from the runs' events tables in ``runs`` order.
 
     One job computes them for the whole study, so that the per-run simulation jobs do not
     import nilearn for its HRF convolution.
     """
     tables = []
     for (subject, session), table in zip(runs, events, strict=True):
-        x = task_regressors(table, n_volumes(table, tr, LEAD_OUT_S), tr)
+        x = task_regressors(table, n_volumes(table, tr, LEAD_OUT_S), tr, design)
         tables.append(pd.DataFrame({"subject": subject, "session": session,
                                     "volume": np.arange(len(x)),
-                                    **{k: x[k].to_numpy() for k in REGRESSORS}}))
+                                    **{k: x[k].to_numpy() for k in regressor_names(design)}}))
     return pd.concat(tables, ignore_index=True)
 
 
@@ -97,11 +102,12 @@ def read_regressors(path: str | Path) -> pd.DataFrame:
 
 
 def run_regressors(table: pd.DataFrame, subject: str, session: str) -> pd.DataFrame:
-    """One run's rows of the :func:`study_regressors` table (columns :data:`REGRESSORS`)."""
+    """One run's rows of the :func:`study_regressors` table (its regressor columns)."""
     rows = table[(table["subject"] == subject) & (table["session"] == session)]
     if rows.empty:
         raise ValueError(f"no task regressors for sub-{subject} ses-{session}")
-    return rows.sort_values("volume")[list(REGRESSORS)].reset_index(drop=True)
+    columns = [c for c in table.columns if c not in ("subject", "session", "volume")]
+    return rows.sort_values("volume")[columns].reset_index(drop=True)
 
 
 #: The images of the simulation grid, in the order :func:`simulation_grid` returns them.
@@ -131,10 +137,9 @@ def write_study(config: Mapping[str, Any], bids_dir: Path, fmriprep_dir: Path,
     study = study_from_config(config)
     sim = config["simulate"]
     write_behaviour_dataset(study, BehaviourParams(**sim["behaviour"]), bids_dir,
-                            fmriprep_dir, truth_dir)
+                            fmriprep_dir, truth_dir, sim["imaging"]["link"])
     subjects = read_tsv(truth_dir / "subjects.tsv")
-    gains = subject_gains(subjects, config["data"]["groups"]["affect"],
-                          ImagingParams(**sim["imaging"]), sim["seed"])
+    gains = subject_gains(subjects, study.study, ImagingParams(**sim["imaging"]), sim["seed"])
     write_tsv(gains, truth_dir / "imaging_subjects.tsv")
     gains = gains.set_index("participant_id")
     runs = read_tsv(truth_dir / "runs.tsv", dtype={"subject": str, "session": str})
@@ -143,5 +148,5 @@ def write_study(config: Mapping[str, Any], bids_dir: Path, fmriprep_dir: Path,
         paths = canonical_run_paths(layout, run.subject, run.session)
         write_run(read_tsv(paths["events"]), gains.loc[f"sub-{run.subject}"],
                   study.sessions.index(run.session), bool(run.high_motion), sim, study.task,
-                  run.subject, paths)
+                  run.subject, paths, study.study)
     return study.subjects
