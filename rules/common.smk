@@ -34,7 +34,7 @@ DESIGN = stop_on_input_error(check_analyses, config)
 
 DATA = config["data"]
 SIM = config["simulate"]
-SESSIONS = list(DATA["sessions"])
+SESSIONS = list(DESIGN.sessions)
 RESULTS = "results"
 SIM_ROOT = f"{RESULTS}/simulated"
 #: The simulation grid (brain mask, grey- and white-matter probability), written once by
@@ -572,6 +572,7 @@ def report_outputs():
 # (see ecgap.report).
 config["report_findings"] = Findings(f"{RESULTS}/report/findings.json")
 config["report_methods"] = MethodsText(f"{RESULTS}/methods.md")
+config["report_design"] = DESIGN.summary()
 #: The configuration the methods text describes (editing any of it rewrites the text).
 METHODS_SETTINGS = {key: config[key] for key in ("data", "preprocess", "first_level",
                                                  "second_level", "brain_behaviour",

@@ -20,7 +20,7 @@ rule ingest_behaviour:
         covariates=DATA["covariates"],
         conditions={c.name: c.trial_type for c in DESIGN.conditions},
         ratings={r.name: r.column for r in DESIGN.ratings},
-        memory=DATA["memory"],
+        memory={"scores": list(DESIGN.scores), "task": DESIGN.score_task},
     log:
         f"{RESULTS}/logs/ingest_behaviour.log",
     benchmark:

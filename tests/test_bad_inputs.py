@@ -265,7 +265,7 @@ def layout_missing_session(files, tmp):
     return lambda: study_runs(_layout(tmp), ["01"], ["pre", "post1"])
 
 
-@case("bids", "no subject has session 'post9': check data.sessions")
+@case("bids", "no subject has session 'post9': check design.sessions")
 def layout_unknown_session(files, tmp):
     return lambda: study_runs(_layout(tmp), ["01"], ["pre", "post9"])
 
@@ -449,12 +449,6 @@ def config_nonlinear_contrast(files, tmp):
 def config_two_controls(files, tmp):
     return lambda: check_analyses(validate_config(_config({"design.groups": [
         {"name": "affect", "control": True}, {"name": "memory", "control": True}]}), SCHEMA))
-
-
-@case("config key data.sessions", "disagrees with the design section")
-def config_legacy_sessions_disagree(files, tmp):
-    return lambda: check_analyses(validate_config(_config({
-        "design.sessions": ["t1", "t2", "t3"]}), SCHEMA))
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

@@ -21,7 +21,7 @@ def _load(path):
                                   REPO / "config" / "paper.yaml", TINY])
 def test_shipped_configs_are_valid(path):
     config = validate_config(_load(path), SCHEMA)
-    assert config["data"]["sessions"] == ["pre", "post1", "post2"]
+    assert config["design"]["sessions"] == ["pre", "post1", "post2"]
     assert config["simulate"]["imaging"]["ar1"] == 0.3  # filled-in default
 
 
@@ -57,8 +57,8 @@ def test_every_schema_property_has_default_and_description():
     ({"simulate": {"grid_mm": 1}}, "simulate.grid_mm", "less than the minimum"),
     ({"simulate": {"group_sizes": {"affect": 2.5}}}, "simulate.group_sizes.affect",
      "not of type 'integer'"),
-    ({"data": {"sessions": ["pre", "post"]}}, "data.sessions", "too short"),
-    ({"data": {"sessions": ["pre", "../x", "post2"]}}, "data.sessions.1", "does not match"),
+    ({"design": {"sessions": ["pre"]}}, "design.sessions", "too short"),
+    ({"design": {"sessions": ["pre", "../x", "post2"]}}, "design.sessions.1", "does not match"),
     ({"simulate": {"task": {"videos_per_type": 7}}}, "simulate.task.videos_per_type",
      "multiple of 3"),
     ({"simlate": {}}, "config", "'simlate' was unexpected"),

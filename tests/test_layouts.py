@@ -135,7 +135,7 @@ def test_every_layout_problem_is_reported_at_once(run_files, tmp_path):
     assert len(err.value.problems) == 4
     assert text.startswith("4 problems in the input layout")
     for words in ("missing mask file for sub-01 ses-pre", "missing confounds file",
-                  "no subject has session 'post1': check data.sessions",
+                  "no subject has session 'post1': check design.sessions",
                   "sub-02 has no 'sovt' events in any session"):
         assert words in text
 

@@ -107,12 +107,12 @@ def first_level(root: Path, config: dict, subjects: list[str], out: Path
     pairs, the kept runs' masks per subject and every video's ratings (one row each)."""
     data = config["data"]
     effects, excluded, masks, ratings = {}, set(), {}, []
-    columns = data["ratings"]  # measure -> events column
     study = Design.of_study(config["design"])
+    columns = {r.name: r.column for r in study.ratings}  # measure -> events column
     video_types = {c.trial_type: c.name for c in study.conditions}
     for subject in subjects:
         masks[subject] = []
-        for session in data["sessions"]:
+        for session in study.sessions:
             stem = f"sub-{subject}_ses-{session}_task-{data['task']}"
             func = root / "derivatives/fmriprep" / f"sub-{subject}" / f"ses-{session}" / "func"
             events = pd.read_csv(root / "bids" / f"sub-{subject}" / f"ses-{session}" / "func"
@@ -202,7 +202,8 @@ def main(argv: list[str] | None = None) -> None:
     participants["subject"] = participants["participant_id"].str[4:]
     left_out = {e["subject"] for e in data["exclude_subjects"]}
     participants = participants[~participants["subject"].isin(left_out)]
-    roles = {label: role for role, label in data["groups"].items()}
+    roles = {label: role for role, label in
+             Design.of_study(config["design"]).labels().items()}
     participants["role"] = participants["group"].map(roles)
     start = time.perf_counter()
     effects, excluded, masks, ratings = first_level(args.root, config,

@@ -180,7 +180,7 @@ def per_subject_components(config: dict) -> int:
     data, design = config["data"], Design.of_study(config["design"])
     excluded = {e["subject"] for e in data["exclude_subjects"]}
     subjects = [s for s in study_from_config(config).subjects if s not in excluded]
-    root = {session: session for session in data["sessions"]}
+    root = {session: session for session in design.sessions}
 
     def find(session: str) -> str:
         while root[session] != session:
@@ -191,7 +191,7 @@ def per_subject_components(config: dict) -> int:
     for delta in {a["delta"] for a in analyses}:
         first, second = design.period_sessions(delta)
         root[find(first)] = find(second)
-    return len(subjects) * len({find(session) for session in data["sessions"]})
+    return len(subjects) * len({find(session) for session in design.sessions})
 
 
 def snakemake(workdir: Path, configfile: Path, *args: str, cores: int = 2) -> dict:
@@ -515,7 +515,7 @@ def simulation_targets(config: dict) -> list[str]:
     root = Path("results/simulated")
     layout = Layout(root / "bids", root / "derivatives/fmriprep", data["task"], data["space"])
     study = study_from_config(config)
-    runs = [str(path) for subject in study.subjects for session in data["sessions"]
+    runs = [str(path) for subject in study.subjects for session in study.sessions
             for path in canonical_run_paths(layout, subject, session).values()]
     return [str(root / "bids/participants.tsv"), str(root / "bids/dataset_description.json"),
             str(root / "derivatives/fmriprep/dataset_description.json"), *runs]

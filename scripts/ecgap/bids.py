@@ -383,7 +383,7 @@ def study_runs(layout: Layout, subjects: Iterable[str], sessions: Iterable[str],
     for session in sessions:
         if subjects and sum(ses == session for _, ses in absent) == len(subjects):
             problems.append((str(layout.bids_dir), f"no subject has session {session!r}: "
-                                                   "check data.sessions"))
+                                                   "check design.sessions"))
     for subject in subjects:
         if sum(sub == subject for sub, _ in absent) == len(sessions):
             expected = canonical_run_paths(layout, subject, sessions[0])["events"]

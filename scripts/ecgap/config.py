@@ -102,29 +102,10 @@ def design_from_config(config: dict[str, Any]) -> Design:
         design = Design.from_config(config)
     except DesignError as err:
         raise InputError(f"config key {err.key}", err.message) from None
-    check_legacy_design(config, design)
     config["brain_behaviour"]["group"] = design.brain_behaviour_group
     for entry, conjunction in zip(config["second_level"]["conjunctions"], design.conjunctions):
         entry["contrast"] = conjunction.group_contrast
     return design
-
-
-def check_legacy_design(config: dict[str, Any], design: Design) -> None:
-    """The data section's sessions, groups, events, ratings and memory keys (read by the
-    parts of the workflow not yet moved onto the design model) must say what the design
-    section says."""
-    data = config["data"]
-    legacy = {
-        "sessions": list(design.sessions),
-        "groups": design.labels(),
-        "events": {c.name.lower(): c.trial_type for c in design.conditions + design.nuisance},
-        "ratings": {r.name: r.column for r in design.ratings},
-        "memory": {"scores": list(design.scores), "task": design.score_task},
-    }
-    for key, expected in legacy.items():
-        if data[key] != expected:
-            raise InputError(f"config key data.{key}", f"{data[key]!r} disagrees with the "
-                             f"design section ({expected!r}); set both the same way")
 
 
 def check_analyses(config: dict[str, Any]) -> Design:

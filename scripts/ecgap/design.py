@@ -398,6 +398,24 @@ class Design:
                 fields[name] = value
         return cls(**fields)
 
+    def summary(self) -> str:
+        """The design in one paragraph (the report's 'The study')."""
+        def words(name: str, description: str) -> str:
+            return f"{name} ({description})" if description else name
+
+        groups = "; ".join(words(g.name, g.description) + (", the control group"
+                                                            if g.control else "")
+                           for g in self.groups)
+        periods = "; ".join(f"{p.name} = {p.second} - {p.first}"
+                            + (f" ({p.description})" if p.description else "")
+                            for p in self.periods)
+        conditions = ", ".join(words(c.name, c.description) for c in self.conditions)
+        ratings = (f", rating {', '.join(self.rating_names)} after each"
+                   if self.ratings else "")
+        return (f"{len(self.groups)} groups: {groups}. Scanned in {len(self.sessions)} "
+                f"sessions ({', '.join(self.sessions)}) during the conditions {conditions}"
+                f"{ratings}. Change periods: {periods}.")
+
     # ------------------------------------------------------------------ groups
     @property
     def group_names(self) -> list[str]:

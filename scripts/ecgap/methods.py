@@ -70,7 +70,7 @@ def _span(values: Sequence[float], fmt: str = "{:.0f}") -> str:
 
 
 def data_paragraph(data: Mapping, runs: pd.DataFrame, exclusions: pd.DataFrame,
-                   preprocess: Mapping, simulated: Mapping | None) -> str:
+                   preprocess: Mapping, simulated: Mapping | None, design: Design) -> str:
     """Participants, sessions, data source, confounds, scrubbing and run exclusion."""
     source = (f"simulated by ecgap (seed {simulated['seed']}, {simulated['grid_mm']} mm grid, "
               "with planted effects)" if simulated else
@@ -79,9 +79,9 @@ def data_paragraph(data: Mapping, runs: pd.DataFrame, exclusions: pd.DataFrame,
     dvars = ("" if preprocess["std_dvars_threshold"] is None else
              f" or standardised DVARS above {preprocess['std_dvars_threshold']}")
     return (
-        f"Data from {runs['subject'].nunique()} participants in {len(data['groups'])} groups "
-        f"({_list(data['groups'].values())}), scanned in {len(data['sessions'])} sessions "
-        f"({_list(data['sessions'])}; {len(runs)} runs of the {data['task']} task in "
+        f"Data from {runs['subject'].nunique()} participants in {len(design.groups)} groups "
+        f"({_list(design.labels().values())}), scanned in {len(design.sessions)} sessions "
+        f"({_list(design.sessions)}; {len(runs)} runs of the {data['task']} task in "
         f"{data['space']} space), were {source}. Nuisance regressors were selected with "
         f"nilearn's load_confounds (strategy {_list(confounds['strategy'])}; motion "
         f"'{confounds['motion']}', white matter and CSF '{confounds['wm_csf']}'). Volumes with "
@@ -157,12 +157,12 @@ def conjunction_paragraph(second_level: Mapping) -> str:
 
 
 def brain_behaviour_paragraph(data: Mapping, brain_behaviour: Mapping,
-                              sidecars: Sequence[Mapping]) -> str:
+                              sidecars: Sequence[Mapping], design: Design) -> str:
     if not sidecars:
         return ""
     covariates = (data["covariates"] if brain_behaviour["covariates"] is None
                   else brain_behaviour["covariates"])
-    group = data["groups"][brain_behaviour["group"]]
+    group = design.labels()[brain_behaviour["group"]]
     return (
         f"Brain-behaviour analyses regressed, within the {group} group (n = "
         f"{_span([s['N'] for s in sidecars])}), the change maps on a behavioural score"
@@ -170,11 +170,17 @@ def brain_behaviour_paragraph(data: Mapping, brain_behaviour: Mapping,
         + ", testing positive and negative slopes with the same permutation inference.")
 
 
-def behaviour_paragraph(behaviour: Mapping, data: Mapping, versions: Mapping) -> str:
+def behaviour_paragraph(behaviour: Mapping, data: Mapping, versions: Mapping,
+                        design: Design) -> str:
+    if not design.ratings:
+        return ""
     centred = "mean-centred" if behaviour["center_covariates"] else "uncentred (as SPSS)"
+    factors = ("condition x " if len(design.conditions) > 1 else "") + "session x group"
+    exact = ("exact F" if len(design.groups) == 2 else
+             "exact F for one hypothesis row, Pillai's approximate F otherwise")
     return (
-        f"The ratings ({_list(data['ratings'])}) were analysed with a repeated-measures "
-        "MANOVA (video type x session x group, Pillai's trace with exact F; statsmodels "
+        f"The ratings ({_list(design.rating_names)}) were analysed with a repeated-measures "
+        f"MANOVA ({factors}, Pillai's trace with {exact}; statsmodels "
         f"{versions['statsmodels']}, Seabold & Perktold, 2010) with the {centred} covariates"
         f" {_list(data['covariates']) or 'none'}, followed by per-rating tests and t-tests "
         f"at alpha = {behaviour['alpha']}.")
@@ -201,12 +207,13 @@ def methods_markdown(settings: Mapping, runs: pd.DataFrame, exclusions: pd.DataF
     """
     data, design = settings["data"], Design.from_dict(settings["design"])
     paragraphs = [
-        data_paragraph(data, runs, exclusions, settings["preprocess"], settings["simulate"]),
+        data_paragraph(data, runs, exclusions, settings["preprocess"], settings["simulate"],
+                       design),
         first_level_paragraph(settings["first_level"], design, versions),
         group_paragraph(data, settings["second_level"], group_sidecars, design),
         conjunction_paragraph(settings["second_level"]),
-        brain_behaviour_paragraph(data, settings["brain_behaviour"], bb_sidecars),
-        behaviour_paragraph(settings["behaviour"], data, versions),
+        brain_behaviour_paragraph(data, settings["brain_behaviour"], bb_sidecars, design),
+        behaviour_paragraph(settings["behaviour"], data, versions, design),
         software_paragraph(versions),
     ]
     text = "\n\n".join(p for p in paragraphs if p)

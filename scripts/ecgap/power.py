@@ -38,11 +38,12 @@ def study_tables(config: dict, seed: int, workdir: Path) -> dict[str, pd.DataFra
     layout = Layout(root / "bids", root / "fmriprep", data["task"], data["space"])
     events = pd.DataFrame([{"subject": s, "session": ses,
                             "events": canonical_run_paths(layout, s, ses)["events"]}
-                           for s in study.subjects for ses in data["sessions"]])
+                           for s in study.subjects for ses in design.sessions])
     participants, ratings, memory = behaviour_tables(
-        layout.bids_dir, events, study.subjects, list(data["sessions"]), data["groups"],
+        layout.bids_dir, events, study.subjects, list(design.sessions), design.labels(),
         list(data["covariates"]), {c.name: c.trial_type for c in design.conditions},
-        {r.name: r.column for r in design.ratings}, data["memory"])
+        {r.name: r.column for r in design.ratings},
+        {"task": design.score_task, "scores": list(design.scores)})
     beh = config["behaviour"]
     tables = all_tables(ratings, participants, memory, design, data["covariates"],
                         beh["center_covariates"], beh["practice_column"])
