@@ -66,6 +66,7 @@ rule behaviour_paper:
         f"{RESULTS}/behaviour/paper_comparison.tsv",
     params:
         alpha=config["behaviour"]["alpha"],
+        applies=paper_applies_to(DESIGN),
     log:
         f"{RESULTS}/logs/behaviour_paper.log",
     benchmark:

@@ -12,6 +12,7 @@ from ecgap.design import (FIRST_LEVEL_STATS, GROUP_STATS,
                           SLOPE_CONTRASTS, first_level_output_name)
 from ecgap.ingest import read_participants
 from ecgap.io import InputError
+from ecgap.paper import applies_to as paper_applies_to
 from ecgap.names import derivative_path
 from ecgap import __version__ as ECGAP_VERSION
 from snakemake import __version__ as SNAKEMAKE_VERSION
@@ -263,15 +264,20 @@ def get_run_masks(wildcards):
     return [str(RUNS[r]["mask"]) for r in RUN_IDS]
 
 
+#: Every group contrast (maps and clusters), the t ones (figures, ROI values, truth
+#: recovery), and the maps each writes (an F contrast has no effect or variance map).
 GROUP_CONTRAST_NAMES = [c.name for c in DESIGN.group_contrasts]
+T_CONTRAST_NAMES = [c.name for c in DESIGN.group_contrasts if c.kind == "t"]
+GROUP_CONTRAST_STATS = {c.name: c.stats for c in DESIGN.group_contrasts}
 SLOPE_CONTRAST_NAMES = list(SLOPE_CONTRASTS)
-ANALYSIS_CONTRASTS = [(a, c) for a in ANALYSES for c in GROUP_CONTRAST_NAMES]
+ANALYSIS_CONTRASTS = [(a, c) for a in ANALYSES for c in T_CONTRAST_NAMES]
 
 
 def group_map_outputs(stage, contrasts):
     """Effect, variance, t, z, FWE p and FWE-thresholded t maps of each contrast of one
     group-level analysis."""
-    return [stage_map(stage, c, stat) for c in contrasts for stat in GROUP_STATS]
+    return [stage_map(stage, c, stat) for c in contrasts
+            for stat in GROUP_CONTRAST_STATS.get(c, GROUP_STATS)]
 
 
 def cluster_label_outputs(stage, contrasts):
@@ -344,7 +350,7 @@ def get_bb_change_maps(wildcards):
 
 
 
-ROI_CONTRASTS = {"second_level": GROUP_CONTRAST_NAMES, "conjunctions": None,
+ROI_CONTRASTS = {"second_level": T_CONTRAST_NAMES, "conjunctions": None,
                  "brain_behaviour": SLOPE_CONTRAST_NAMES}
 
 
@@ -496,7 +502,7 @@ BEHAVIOUR_TABLES = {
                          "statistic the paper reports against ours; agree = same "
                          "significance at .05."),
 }
-GROUP_CONTRAST_LABELS = {"affectGtMemory": "affect > memory", "memoryGtAffect": "memory > affect"}
+GROUP_CONTRAST_LABELS = {c.name: c.label for c in DESIGN.group_contrasts}
 SLOPE_CONTRAST_LABELS = {"positiveSlope": "positive slope", "negativeSlope": "negative slope"}
 
 

@@ -117,10 +117,10 @@ rule figure_networks:
 
 rule figure_group:
     input:
-        unpack(get_cluster_set_maps("second_level", GROUP_CONTRAST_NAMES)),
+        unpack(get_cluster_set_maps("second_level", T_CONTRAST_NAMES)),
     output:
         maps=contrast_figures(f"{RESULTS}/second_level/{{name}}/figures",
-                              GROUP_CONTRAST_NAMES, "../report/group_maps.rst",
+                              T_CONTRAST_NAMES, "../report/group_maps.rst",
                               "Group level", {"analysis": "{name}"}),
         values=report_figure(f"{RESULTS}/second_level/{{name}}/figures/desc-{{name}}_sessions",
                              "../report/fig3b.rst", "Group level", "{name}",
@@ -132,7 +132,7 @@ rule figure_group:
     params:
         name="{name}",
         kind="group",
-        contrasts=GROUP_CONTRAST_NAMES,
+        contrasts=T_CONTRAST_NAMES,
         contrast_labels=GROUP_CONTRAST_LABELS,
         effect=lambda wc: ANALYSES[wc.name]["contrast"],
         weights=lambda wc: DESIGN.contrast_weights(ANALYSES[wc.name]["contrast"]),

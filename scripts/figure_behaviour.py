@@ -24,8 +24,10 @@ def main(smk):
     write_json({
         "sovt_manova": manova_sentence(read_tsv(smk.input.manova), "SoVT MANOVA"),
         "memory_manova": manova_sentence(read_tsv(smk.input.memory_manova), "Memory MANOVA"),
-        "paper_agreement": f"{int(paper['agree'].astype(bool).sum())} of {len(paper)} of the "
-                           "paper's behavioural statistics agree in significance",
+        "paper_agreement": (f"{int(paper['agree'].astype(bool).sum())} of {len(paper)} of "
+                            "the paper's behavioural statistics agree in significance"
+                            if len(paper) else "the design is not the paper's: no "
+                            "comparison with its statistics"),
         "n_subjects": int(ratings["subject"].nunique()),
     }, smk.output.summary)
 

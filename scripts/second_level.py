@@ -12,7 +12,7 @@ from ecgap.io import read_tsv, write_json, write_tsv
 from ecgap.design import Design
 from ecgap.second_level import (Inference, analyse_contrasts,
                                 complete_covariates,
-                                contrast_vector, group_design,
+                                contrast_matrix, group_design,
                                 included_subjects, inference_sidecar, save_design_figure,
                                 write_contrast_results)
 from ecgap.provenance import software_versions
@@ -38,7 +38,7 @@ def main(smk):
     logging.info("%s: n = %d (%s), dropped by QC: %s; df = %d, cluster-forming t = %.3f",
                  analysis["name"], len(kept), kept["role"].value_counts().to_dict(),
                  dropped or "none", sidecar["DegreesOfFreedom"], sidecar["ClusterFormingT"])
-    contrasts = {c.name: contrast_vector(design, study.group_weights(c.name))
+    contrasts = {c.name: contrast_matrix(design, study.group_names, c.rows)
                  for c in study.group_contrasts}
     results = analyse_contrasts(maps, design, contrasts, nib.load(smk.input.mask), settings)
     table = write_contrast_results(results, smk.output.maps, smk.output.cluster_labels)

@@ -233,3 +233,97 @@ def test_nilearn_engine_refuses_other_connectivity():
     with pytest.raises(ValueError, match="6-connected"):
         permutation_maps(maps, design, contrast, mask,
                          Inference(engine="nilearn", connectivity=18, n_permutations=10))
+
+
+# ------------------------------------------------------------------ F contrasts
+
+def _three_groups(n_per_group=7, n_voxels=60, seed=0, effect=0.0):
+    rng = np.random.default_rng(seed)
+    groups = np.repeat([0, 1, 2], n_per_group)
+    x = np.column_stack([(groups == g).astype(float) for g in range(3)]
+                        + [rng.normal(0, 1, len(groups))])
+    y = rng.standard_normal((len(groups), n_voxels)) + effect * (groups == 0)[:, None]
+    return x, y
+
+
+def _brute_force_f(x, y, rows, contrast):
+    """Freedman-Lane by hand: the residualised data's rows permuted, the full model
+    refitted, F of the contrast rows, maximum over voxels, per permutation. (The engine
+    permutes the design's rows instead: the data permuted by the inverse order.)"""
+    from ecgap.second_level import partition_block
+    tested, nuisance = partition_block(pd.DataFrame(x), contrast)
+    z = nuisance
+    resid = y - z @ np.linalg.lstsq(z, y, rcond=None)[0]
+    full = np.column_stack([tested, z])
+    r, dof = tested.shape[1], len(y) - full.shape[1]
+    maxima = []
+    for order in rows:
+        yp = resid[np.argsort(order)]
+        beta = np.linalg.lstsq(full, yp, rcond=None)[0]
+        rss = ((yp - full @ beta) ** 2).sum(axis=0)
+        reduced = np.linalg.lstsq(z, yp, rcond=None)[0]
+        rss0 = ((yp - z @ reduced) ** 2).sum(axis=0)
+        maxima.append(np.max(((rss0 - rss) / r) / (rss / dof)))
+    return np.array(maxima)
+
+
+def test_f_null_equals_a_brute_force_freedman_lane_loop():
+    from ecgap.permutation import permutation_rows, permuted_f
+    from ecgap.second_level import partition_block
+
+    x, y = _three_groups()
+    contrast = np.array([[1.0, 0.0, -1.0, 0.0], [0.0, 1.0, -1.0, 0.0]])
+    tested, nuisance = partition_block(pd.DataFrame(x), contrast)
+    mask = np.zeros((6, 10, 1), bool)
+    mask[:] = True
+    out = permuted_f(tested, y, nuisance, mask, n_perm=40, threshold_p=0.05, seed=3)
+    rows = np.concatenate(permutation_rows(len(y), 40, 3, 1, False))
+    np.testing.assert_allclose(out["h0_max_t"], _brute_force_f(x, y, rows, contrast),
+                               rtol=1e-8)
+    # the observed F is the ordinary least-squares F of the contrast
+    observed = _brute_force_f(x, y, np.arange(len(y))[None], contrast)
+    assert out["F"].max() == pytest.approx(observed[0], rel=1e-8)
+
+
+def test_f_of_one_row_is_t_squared_and_two_sided():
+    from ecgap.permutation import permuted_f, permuted_ols
+    from ecgap.second_level import partition_block, partition_design
+
+    x, y = _three_groups(effect=0.8, seed=2)
+    contrast = np.array([1.0, -1.0, 0.0, 0.0])
+    mask = np.ones((6, 10, 1), bool)
+    tested, nuisance = partition_block(pd.DataFrame(x), contrast)
+    f = permuted_f(tested, y, nuisance, mask, n_perm=60, threshold_p=0.01, seed=5)
+    parts = partition_design(pd.DataFrame(x), contrast).to_numpy()
+    t = permuted_ols(parts[:, 0], y, parts[:, 1:], mask, n_perm=60, threshold_p=0.01, seed=5)
+    np.testing.assert_allclose(f["F"], t["t"] ** 2, rtol=1e-8)
+    # same permutations: the F null is the two-sided max |t| null, squared
+    from ecgap.permutation import permutation_rows, prepare_design, t_scores
+    rows = np.concatenate(permutation_rows(len(y), 60, 5, 1, False))
+    design = prepare_design(parts[:, 0], y, parts[:, 1:])
+    np.testing.assert_allclose(f["h0_max_t"], np.nanmax(t_scores(design, rows) ** 2, axis=1),
+                               rtol=1e-8)
+
+
+def test_group_level_f_map_equals_nilearns_parametric_f():
+    import nibabel as nib
+    from nilearn.glm.second_level import SecondLevelModel
+
+    from ecgap.second_level import Inference, analyse_contrasts
+
+    x, y = _three_groups(n_voxels=6 * 10, effect=1.0, seed=4)
+    affine = np.diag([4.0, 4.0, 4.0, 1.0])
+    maps = [nib.Nifti1Image(row.reshape(6, 10, 1).astype(np.float32), affine) for row in y]
+    mask = nib.Nifti1Image(np.ones((6, 10, 1), np.uint8), affine)
+    design = pd.DataFrame(x, columns=["a", "b", "c", "age"])
+    contrast = np.array([[1.0, 0.0, -1.0, 0.0], [0.0, 1.0, -1.0, 0.0]])
+    results = analyse_contrasts(maps, design, {"groupsF": contrast}, mask,
+                                Inference(n_permutations=50, cluster_forming_p=0.05),
+                                atlas=(mask, {}))
+    model = SecondLevelModel(mask_img=mask).fit(maps, design_matrix=design)
+    expected = model.compute_contrast(contrast, second_level_stat_type="F",
+                                      output_type="stat")
+    np.testing.assert_allclose(np.asarray(results["groupsF"].images["F"].dataobj),
+                               np.asarray(expected.dataobj), rtol=1e-4)
+    assert set(results["groupsF"].images) == {"F", "z", "logpFWEvoxel", "logpFWEsize",
+                                              "logpFWEmass", "FFWEcluster"}

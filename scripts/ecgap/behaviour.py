@@ -29,6 +29,11 @@ from ecgap.design import Design
 from ecgap.io import InputError
 
 INTERCEPT = "Intercept"
+#: Columns of the MANOVA and t-test tables (also of an empty one).
+MANOVA_COLUMNS = ["effect", "pillai", "F", "df1", "df2", "p", "partial_eta2", "n", "covariates",
+                  "statistic", "pillai_centred", "F_centred", "p_centred"]
+TTEST_COLUMNS = ["test", "group", "measure", "contrast", "T", "dof", "p", "cohen_d",
+                 "cohen_d_type", "cohen_dz", "ci95_low", "ci95_high", "n"]
 GROUP = "group"  # stands for every group column of the design matrix
 
 
@@ -358,7 +363,10 @@ def practice_correlations(ratings: pd.DataFrame, participants: pd.DataFrame,
 
 def scores_manova(scores_table: pd.DataFrame, participants: pd.DataFrame, design: Design,
                   covariates: Sequence[str], center: bool) -> pd.DataFrame:
-    """Time x group MANOVA on the per-session scores; subjects lacking any session dropped."""
+    """Time x group MANOVA on the per-session scores; subjects lacking any session dropped
+    (an empty table when the design has no scores)."""
+    if not design.scores:
+        return pd.DataFrame(columns=MANOVA_COLUMNS)
     wide = _scores_wide(scores_table, design)
     subjects = _subjects(participants, wide.index, covariates)
     wide = wide.loc[subjects.index]
@@ -373,6 +381,8 @@ def scores_manova(scores_table: pd.DataFrame, participants: pd.DataFrame, design
 def scores_ttests(scores_table: pd.DataFrame, participants: pd.DataFrame,
                   design: Design) -> pd.DataFrame:
     """Paired t-tests of each score over each period within each group."""
+    if not design.scores:
+        return pd.DataFrame(columns=TTEST_COLUMNS)
     wide = _scores_wide(scores_table, design)
     group = _subjects(participants, wide.index, [])["group"]
     rows = []

@@ -119,6 +119,9 @@ def check_analyses(config: dict[str, Any]) -> Design:
                          "engine forms 6-connected clusters only; use engine: ecgap for 18 "
                          "or 26")
     design = design_from_config(config)
+    if group["engine"] == "nilearn" and any(c.kind == "F" for c in design.group_contrasts):
+        raise InputError("config key second_level.engine", "the F contrast of three or more "
+                         "groups needs the ecgap permutation engine (engine: ecgap)")
     if config["data"]["source"] == "simulate":
         check_simulation(config, design)
     return design

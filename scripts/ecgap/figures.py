@@ -122,6 +122,8 @@ def plot_ratings(summary: pd.DataFrame, design: Design,
 
 def memory_summary(memory: pd.DataFrame, scores: Sequence[str]) -> pd.DataFrame:
     """Mean and SEM per score, group and session (Figure 2B's numbers)."""
+    if not scores:
+        return pd.DataFrame(columns=["score", "group", "session", "mean", "sem", "n"])
     long = memory.melt(id_vars=["subject", "group", "session"], value_vars=list(scores),
                        var_name="score").dropna(subset=["value"])
     return mean_sem(long.set_index(["score", "group", "session"])["value"],
@@ -133,6 +135,10 @@ def plot_memory(summary: pd.DataFrame, sessions: Sequence[str],
     """Figure 2B: the per-session scores (the memory task's) by group, mean +- SEM."""
     colours = group_colours(groups)
     scores = list(dict.fromkeys(summary["score"]))
+    if not scores:
+        fig, ax = plt.subplots(figsize=(3.6, 2.6))
+        _no_cluster_axes(ax, "no per-session scores in the design")
+        return fig
     fig, axes = plt.subplots(1, len(scores), figsize=(2.4 * len(scores) + 1.2, 2.6),
                              squeeze=False)
     for ax, score in zip(axes[0], scores):

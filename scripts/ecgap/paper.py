@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from ecgap.design import Design
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,26 @@ REPORTED: tuple[Reported, ...] = (
       for s in ("recalled", "recalled_in_position")
       for d, c in (("Pre->Post1", _D1), ("Post1->Post2", _D2))),
 )
+
+
+#: The paper's design, which the comparison needs: its groups (the second the control),
+#: sessions count, conditions, ratings and memory-task scores.
+PAPER_DESIGN = {"groups": ["affect", "memory"], "sessions": 3, "conditions": ["HE", "LE"],
+                "ratings": {"empathy", "positive_affect", "negative_affect"},
+                "scores": ["recalled", "recalled_in_position"]}
+COMPARISON_COLUMNS = ["analysis", "statistic", "paper_df", "paper_value", "paper_p",
+                      "paper_eta2", "paper_significant", "our_df", "our_value", "our_p",
+                      "our_eta2", "our_significant", "agree", "note"]
+
+
+def applies_to(design: "Design") -> bool:
+    """Whether a design is the paper's (the comparison is meaningless for another)."""
+    return (design.group_names == PAPER_DESIGN["groups"]
+            and design.control.name == PAPER_DESIGN["groups"][1]
+            and len(design.sessions) == PAPER_DESIGN["sessions"]
+            and design.condition_names == PAPER_DESIGN["conditions"]
+            and set(design.rating_names) == PAPER_DESIGN["ratings"]
+            and list(design.scores) == PAPER_DESIGN["scores"])
 
 
 def compare_with_paper(tables: dict[str, pd.DataFrame], alpha: float = 0.05) -> pd.DataFrame:

@@ -145,7 +145,7 @@ def manova_sentence(table: pd.DataFrame, name: str) -> str:
     """'SoVT MANOVA: video F(3, 47) = 8.18, p < .001; ...' from a manova.tsv table."""
     parts = [f"{row.effect} F({row.df1}, {row.df2}) = {row.F:.2f}, p {p_relation(row.p)}"
              for row in table.itertuples()]
-    return f"{name}: " + "; ".join(parts)
+    return f"{name}: " + ("; ".join(parts) or "not run (the design has no such measures)")
 
 
 def qc_summary(runs: pd.DataFrame) -> dict[str, Any]:

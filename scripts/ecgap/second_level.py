@@ -116,6 +116,14 @@ def contrast_vector(design: pd.DataFrame, weights: Mapping[str, float]) -> np.nd
     return np.array([weights.get(column, 0.0) for column in design.columns])
 
 
+def contrast_matrix(design: pd.DataFrame, groups: Sequence[str],
+                    rows: Sequence[Sequence[float]]) -> np.ndarray:
+    """A contrast over the design's columns, one row per weight vector over ``groups``
+    (one row: the vector of :func:`contrast_vector`; several: an F contrast)."""
+    matrix = np.array([contrast_vector(design, dict(zip(groups, row))) for row in rows])
+    return matrix[0] if len(matrix) == 1 else matrix
+
+
 def group_model(maps: Sequence[nib.Nifti1Image], design: pd.DataFrame,
                 mask: nib.Nifti1Image) -> SecondLevelModel:
     """nilearn's SecondLevelModel fitted on ``design`` as given (no added intercept)."""
@@ -354,6 +362,13 @@ def analyse_contrasts(maps: Sequence[nib.Nifti1Image], design: pd.DataFrame,
     atlas = atlas if atlas is not None else load_aal3()
     results = {}
     for name, contrast in contrasts.items():
+        if np.ndim(contrast) == 2:  # several rows: an F contrast
+            results[name] = f_contrast_result(maps, design, contrast, mask, settings, model,
+                                              atlas)
+            results[name].table.insert(0, "contrast", name)
+            results[name].table["significant"] = (results[name].table["p_fwe_size"]
+                                                  < settings.alpha)
+            continue
         para = contrast_images(model, contrast)
         perm = permutation_maps(maps, design, contrast, mask, settings)
         images = {"effect": para["effect"], "variance": para["variance"], "t": perm["t"],
@@ -368,6 +383,49 @@ def analyse_contrasts(maps: Sequence[nib.Nifti1Image], design: pd.DataFrame,
         table["significant"] = table["p_fwe_size"] < settings.alpha
         results[name] = ContrastResult(images, table, labels)
     return results
+
+
+def partition_block(design: pd.DataFrame, contrast: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The tested block and nuisance basis of an F contrast (rows of ``contrast``), the
+    matrix form of :func:`partition_design`: tested = X pinv(X'X) C' (C pinv(X'X) C')^-1,
+    nuisance spanning {X b : C b = 0}."""
+    x = design.to_numpy(float)
+    c = np.atleast_2d(np.asarray(contrast, float))
+    q = np.linalg.pinv(x.T @ x)
+    tested = x @ q @ c.T @ np.linalg.inv(c @ q @ c.T)
+    rest = x @ (np.eye(c.shape[1]) - c.T @ np.linalg.pinv(c @ c.T) @ c)
+    u, sv, _ = np.linalg.svd(rest, full_matrices=False)
+    nuisance = u[:, sv > sv.max() * 1e-10] if sv.size and sv.max() > 0 else u[:, :0]
+    return tested, nuisance
+
+
+def f_contrast_result(maps: Sequence[nib.Nifti1Image], design: pd.DataFrame,
+                      contrast: np.ndarray, mask: nib.Nifti1Image, settings: Inference,
+                      model: SecondLevelModel,
+                      atlas: tuple[nib.Nifti1Image, Mapping[int, str]]) -> ContrastResult:
+    """An F contrast (several rows, e.g. every group difference): nilearn's parametric F
+    and z, and ecgap's permutation F with voxel, cluster-size and cluster-mass FWE."""
+    if settings.engine != "ecgap":
+        raise ValueError("F contrasts need the ecgap permutation engine")
+    para = model.compute_contrast(np.atleast_2d(contrast), second_level_stat_type="F",
+                                  output_type="all")
+    tested, nuisance = partition_block(design, contrast)
+    masker = NiftiMasker(mask_img=mask).fit()
+    inside = np.asarray(masker.mask_img_.dataobj) > 0
+    out = permutation.permuted_f(
+        tested, masker.transform(list(maps)), nuisance if nuisance.shape[1] else None,
+        inside, n_perm=settings.n_permutations, threshold_p=settings.cluster_forming_p,
+        seed=settings.seed, memory_mb=settings.memory_mb, threads=settings.n_jobs,
+        connectivity=settings.connectivity)
+    perm = {k: masker.inverse_transform(out[k]) for k in
+            ("F", "logp_max_t", "logp_max_size", "logp_max_mass")}
+    images = {"F": perm["F"], "z": para["z_score"], "logpFWEvoxel": perm["logp_max_t"],
+              "logpFWEsize": perm["logp_max_size"], "logpFWEmass": perm["logp_max_mass"],
+              "FFWEcluster": fwe_cluster_map(perm["F"], perm["logp_max_size"], settings.alpha)}
+    table, labels = cluster_table(perm["F"], para["z_score"], perm["logp_max_size"],
+                                  perm["logp_max_mass"], out["threshold"], atlas,
+                                  settings.connectivity)
+    return ContrastResult(images, table, labels)
 
 
 def output_key(path: str) -> tuple[str, str]:

@@ -1,0 +1,126 @@
+"""The design presets: the paper's, a pre/post study and three groups, each from its own
+config, tiny-sized end to end on its simulated study with its planted effects found."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import REPO, run_snakemake
+from ecgap.config import check_analyses, validate_config
+from ecgap.design import OMNIBUS
+
+PRESETS = {name: REPO / "config" / f"{name}.yaml"
+           for name in ("config", "paper", "prepost", "three_groups")}
+#: Tiny-sized runs of the new presets (as tests/configs/tiny.yaml sizes the paper's):
+#: group sizes, and larger planted changes for the few subjects and volumes.
+TINY = {
+    "prepost": ({"training": 10, "control": 8}, {"delta1": 3.0}),
+    "three_groups": ({"affect": 8, "perspective": 8, "memory": 8},
+                     {"delta1": 3.0, "delta2": 2.5}),
+}
+TARGETS = ["results/second_level/truth_recovery.tsv", "results/behaviour/manova.tsv",
+           "results/behaviour/ttests.tsv", "results/behaviour/paper_comparison.tsv"]
+
+
+def _preset(name: str) -> dict:
+    return yaml.safe_load(PRESETS[name].read_text())
+
+
+def _design(name: str):
+    return check_analyses(validate_config(_preset(name)))
+
+
+def tiny_preset(name: str) -> dict:
+    """The preset at the tiny test size: 8 mm, 6 events per condition, 500 permutations."""
+    config = copy.deepcopy(_preset(name))
+    sizes, pct = TINY[name]
+    sim = config["simulate"]
+    sim.update(seed=7, grid_mm=8, group_sizes=sizes)
+    sim.setdefault("task", {})["videos_per_type"] = 6
+    sim["imaging"].update(region_fwhm_mm=20, noise_pct=0.5)
+    for change in sim["imaging"]["changes"]:
+        change["pct"] = pct[change["name"]]
+    config.setdefault("second_level", {}).update(n_permutations=500, cluster_forming_p=0.01)
+    config.setdefault("brain_behaviour", {})["covariates"] = []
+    return config
+
+
+def test_each_preset_is_a_valid_design():
+    paper, prepost, three = (_design(n) for n in ("paper", "prepost", "three_groups"))
+    assert [p.name for p in paper.periods] == ["delta1", "delta2"]
+    assert (prepost.sessions, prepost.condition_names, prepost.rating_names) == (
+        ("pre", "post"), ["picture"], ["arousal"])
+    assert [c.name for c in prepost.group_contrasts] == ["trainingGtControl",
+                                                         "controlGtTraining"]
+    assert prepost.scores == () and prepost.brain_behaviour_group == "training"
+    assert three.group_contrast(OMNIBUS).rows == ((1.0, 0.0, -1.0), (0.0, 1.0, -1.0))
+    assert len([c for c in three.group_contrasts if c.kind == "t"]) == 6
+    assert three.conjunctions[0].group_contrast == "affectGtMemory"
+
+
+@pytest.mark.parametrize("name, jobs", [("prepost", {"first_level": 56, "change_maps": 28,
+                                                     "second_level": 1, "brain_behaviour": 2}),
+                                        ("three_groups", {"first_level": 126,
+                                                          "change_maps": 84, "second_level": 2,
+                                                          "conjunction": 1})])
+def test_a_preset_plans_the_jobs_of_its_design(name, jobs, tmp_path):
+    proc = run_snakemake(tmp_path, "--dry-run", configfile=PRESETS[name])
+    counts = {}
+    for line in proc.stdout.split("Job stats:")[1].splitlines()[3:]:
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit():
+            counts[parts[0]] = int(parts[1])
+    assert {k: counts.get(k) for k in jobs} == jobs
+
+
+@pytest.fixture(scope="module", params=sorted(TINY))
+def preset_run(request, tmp_path_factory):
+    """A tiny preset run up to truth recovery and the behaviour tables."""
+    workdir = tmp_path_factory.mktemp(request.param)
+    configfile = workdir / "config.yaml"
+    configfile.write_text(yaml.safe_dump(tiny_preset(request.param)))
+    run_snakemake(workdir, *TARGETS, configfile=configfile)
+    return request.param, workdir / "results"
+
+
+def _read(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path, sep="\t")
+
+
+@pytest.mark.workflow
+def test_a_preset_finds_its_planted_changes(preset_run):
+    name, results = preset_run
+    recovery = _read(results / "second_level/truth_recovery.tsv")
+    planted = recovery[recovery.planted]
+    assert len(planted) and (planted.detected_regions.fillna("") != "").all(), planted
+    assert (recovery.loc[~recovery.planted, "off_target_clusters"] <= 1).all()
+    if name == "three_groups":
+        # salience changed in both trained groups at delta1: each beats the control there
+        empathy = recovery[recovery.analysis == "empathyHELE"].set_index("contrast")
+        for trained in ("affectGtMemory", "perspectiveGtMemory"):
+            assert "insula" in empathy.loc[trained, "detected_regions"]
+        assert not empathy.loc["affectGtPerspective", "planted"]
+        clusters = _read(results / "second_level/empathyHELE/clusters.tsv")
+        omnibus = clusters[clusters.contrast == OMNIBUS]
+        assert omnibus.significant.any() and (omnibus.peak_t > 0).all()
+
+
+@pytest.mark.workflow
+def test_a_preset_analyses_its_behaviour(preset_run):
+    name, results = preset_run
+    manova = _read(results / "behaviour/manova.tsv").set_index("effect")
+    assert _read(results / "behaviour/paper_comparison.tsv").empty
+    if name == "prepost":
+        assert list(manova.index) == ["time", "time x group", "group"]
+        assert manova.loc["time x group", "df1"] == 1  # one rating, one period
+        assert manova.loc["time x group", "p"] < 0.05  # the planted arousal rise
+    else:
+        assert manova.loc["time x group", "statistic"].startswith("approximate F")
+        tests = _read(results / "behaviour/ttests.tsv")
+        assert set(tests.loc[tests.test == "between groups", "group"]) == {
+            "affect - perspective", "affect - memory", "perspective - memory"}
