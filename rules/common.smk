@@ -362,7 +362,7 @@ def roi_contrasts(stage, name):
 
 def get_roi_inputs(wildcards):
     """A cluster set's label images and table, the designs of the subjects it used,
-    and every subject's HE and LE effect maps per session."""
+    and every subject's effect map of each condition per session."""
     stage, name = wildcards.stage, wildcards.name
     if stage == "conjunctions":
         designs = [analysis_stem("second_level", a) + "_design.tsv"
@@ -480,24 +480,26 @@ FIG = config["figures"]
 FIGURES = f"{RESULTS}/figures"
 FIGURE_PARAMS = {"dpi": FIG["dpi"]}
 BEHAVIOUR_TABLES = {
-    "manova": ("SoVT repeated-measures MANOVA", "Pillai's trace of the video, time and "
-               "group effects on the three ratings (exact F). F, p: covariates as "
+    "manova": ("Ratings: repeated-measures MANOVA", "Pillai's trace of the condition "
+               "('video'), time and group effects on the ratings (exact F for one "
+               "hypothesis row, approximate otherwise: column statistic). F, p: covariates as "
                "configured (uncentred = SPSS's convention, which tests within-subject "
                "effects at age 0 and BDI 0); F_centred, p_centred: the same at the "
                "sample's mean covariates. Effects with group do not depend on it."),
     "univariate": ("Per-rating follow-ups", "The MANOVA's effects per rating: video "
-                   "effects are univariate F(1, df); time effects are multivariate F(2, df) "
-                   "over the two session differences, not SPSS's sphericity-assumed "
-                   "univariate F (column statistic)."),
+                   "effects are univariate F(1, df); time effects are multivariate F over "
+                   "the session differences, not SPSS's sphericity-assumed univariate F "
+                   "(column statistic)."),
     "ttests": ("Rating t-tests", "Paired t-tests between sessions within each group and "
                "between video types; Student t-tests between groups. cohen_d is d_av for "
                "paired tests (pingouin), d_s for independent ones; cohen_dz = t / sqrt(n) "
                "for paired tests."),
-    "correlations": ("Practice correlations", "Pearson correlations of the affect group's "
-                     "rating changes with practice duration."),
-    "memory_manova": ("Memory-task MANOVA", "Time x group on the recall scores."),
-    "memory_ttests": ("Memory-task t-tests", "Recall changes between consecutive sessions "
-                      "within each group."),
+    "correlations": ("Practice correlations", "Pearson correlations of each trained "
+                     "group's rating changes with practice duration."),
+    "memory_manova": ("Scores MANOVA", "Time x group on the per-session scores (the "
+                      "second task's, e.g. recall)."),
+    "memory_ttests": ("Scores t-tests", "Score changes over each change period within "
+                      "each group."),
     "paper_comparison": ("Comparison with Klimecki et al. (2014)", "Each behavioural "
                          "statistic the paper reports against ours; agree = same "
                          "significance at .05."),

@@ -19,8 +19,9 @@ def main(smk):
     participants = read_tsv(smk.input.participants, dtype={"subject": str})
     manova = scores_manova(scores, participants, design, p.covariates, p.center)
     dropped = sorted(set(participants["subject"]) - set(scores["subject"]))
-    logging.info("scores MANOVA on n = %d (no scores: %s)\n%s", manova["n"].iloc[0],
-                 ", ".join(dropped) or "none", manova.to_string())
+    logging.info("scores MANOVA on n = %s (no scores: %s)\n%s",
+                 manova["n"].iloc[0] if len(manova) else 0, ", ".join(dropped) or "none",
+                 manova.to_string())
     write_tsv(manova, smk.output.manova)
     write_tsv(scores_ttests(scores, participants, design), smk.output.ttests)
 

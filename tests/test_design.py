@@ -67,21 +67,6 @@ def test_the_default_config_is_the_papers_design():
     assert design.score_label(design.brain_behaviour[-1].score) == "practice_minutes"
 
 
-def test_the_papers_design_agrees_with_the_legacy_constants():
-    """Until the code reads only the design model (issue 22), both must say the same."""
-    from ecgap.design import (DELTAS, GROUP_CONTRASTS, RATING_MEASURES, SOVT_CONTRASTS,
-                              delta_sessions, sovt_contrasts)
-    design = _design()
-    assert {p.name: (p.first, p.second) for p in design.periods} == DELTAS
-    assert {c.name: c.rows[0] for c in design.group_contrasts} == GROUP_CONTRASTS
-    assert design.first_level_contrasts(False) == SOVT_CONTRASTS
-    assert tuple(design.rating_names) == RATING_MEASURES
-    ratings = list(RATING_MEASURES)
-    assert design.first_level_contrasts(True) == sovt_contrasts(True, ratings)
-    for name in DELTAS:
-        assert design.period_sessions(name) == delta_sessions(name, list(design.sessions))
-
-
 @pytest.mark.parametrize("expression", ["HE", "HE - LE", "0.5 * HE + 0.5 * LE", "-LE",
                                         "2*HE - LE/4 + 3 * C", "(HE + LE) / 2 - C",
                                         "HE * -1.5 + 0.25 * (C - LE)"])

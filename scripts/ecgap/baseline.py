@@ -53,17 +53,17 @@ from ecgap.second_level import (Inference, analyse_contrasts, contrast_vector, g
 INFERENCE_KEYS = ("n_permutations", "cluster_forming_p", "alpha", "seed", "connectivity")
 
 
-def run_confounds(bold: Path, pre: dict) -> tuple[pd.DataFrame, float]:
+def run_confounds(bold: Path, prep: dict) -> tuple[pd.DataFrame, float]:
     """The configured confounds plus one spike regressor per scrubbed volume, and the
     scrubbed fraction."""
-    spec = pre["confounds"]
+    spec = prep["confounds"]
     confounds, sample_mask = load_confounds(
         str(bold), strategy=tuple(spec["strategy"]) + ("scrub",), motion=spec["motion"],
         wm_csf=spec["wm_csf"], global_signal=spec["global_signal"], compcor=spec["compcor"],
-        n_compcor=spec["n_compcor"], scrub=pre["scrub_min_segment"],
-        fd_threshold=pre["fd_threshold"],
-        std_dvars_threshold=(np.inf if pre["std_dvars_threshold"] is None
-                             else pre["std_dvars_threshold"]))
+        n_compcor=spec["n_compcor"], scrub=prep["scrub_min_segment"],
+        fd_threshold=prep["fd_threshold"],
+        std_dvars_threshold=(np.inf if prep["std_dvars_threshold"] is None
+                             else prep["std_dvars_threshold"]))
     n_vols = len(confounds)
     kept = np.arange(n_vols) if sample_mask is None else np.asarray(sample_mask)
     scrubbed = np.setdiff1d(np.arange(n_vols), kept)
@@ -75,13 +75,13 @@ def run_confounds(bold: Path, pre: dict) -> tuple[pd.DataFrame, float]:
 def fit_run(func: Path, stem: str, events: pd.DataFrame, config: dict,
             space: str) -> tuple[dict[str, nib.Nifti1Image], bool, str]:
     """One run's contrast effect maps, whether the motion limits exclude it, its mask."""
-    pre, fl = config["preprocess"], config["first_level"]
+    prep, fl = config["preprocess"], config["first_level"]
     bold = func / f"{stem}_space-{space}_desc-preproc_bold.nii.gz"
     mask = func / f"{stem}_space-{space}_desc-brain_mask.nii.gz"
-    confounds, scrubbed = run_confounds(bold, pre)
+    confounds, scrubbed = run_confounds(bold, prep)
     fd = pd.read_csv(func / f"{stem}_desc-confounds_timeseries.tsv", sep="\t",
                      na_values=["n/a"])["framewise_displacement"]
-    excluded = fd.mean() > pre["max_mean_fd"] or scrubbed > pre["max_scrubbed_fraction"]
+    excluded = fd.mean() > prep["max_mean_fd"] or scrubbed > prep["max_scrubbed_fraction"]
     sidecar = json.loads(bold.with_name(bold.name.replace(".nii.gz", ".json")).read_text())
     tr = sidecar["RepetitionTime"]
     model = FirstLevelModel(

@@ -32,18 +32,21 @@ from statsmodels.stats.proportion import proportion_confint
 from ecgap.provenance import write_table
 from ecgap.second_level import Inference, contrast_vector, group_design, permutation_maps
 
+#: The two groups of a null study (the paper's affect and memory groups).
+TRAINED, CONTROL = "trained", "control"
 TESTS = {"voxel": "logp_max_t", "cluster_size": "logp_max_size",
          "cluster_mass": "logp_max_mass"}
 
 
 @dataclass(frozen=True)
 class NullCase:
-    """One null design: group sizes and the affect group's noise sd (memory's is 1)."""
+    """One null design: group sizes (the paper's by default) and the trained group's
+    noise sd (the control's is 1)."""
 
     name: str
-    n_affect: int = 25
-    n_memory: int = 28
-    affect_sd: float = 1.0
+    n_trained: int = 25
+    n_control: int = 28
+    trained_sd: float = 1.0
 
 
 def null_mask(grid_mm: float) -> nib.Nifti1Image:
@@ -59,12 +62,12 @@ def null_study(mask: nib.Nifti1Image, case: NullCase, fwhm_mm: float,
     grid_mm = abs(mask.affine[0, 0])
     sigma = fwhm_mm / grid_mm / np.sqrt(8 * np.log(2))
     inside = np.asarray(mask.dataobj) > 0
-    n = case.n_affect + case.n_memory
-    roles = ["affect"] * case.n_affect + ["memory"] * case.n_memory
+    n = case.n_trained + case.n_control
+    roles = [TRAINED] * case.n_trained + [CONTROL] * case.n_control
     maps = []
     for role in roles:
         field = ndimage.gaussian_filter(rng.normal(size=mask.shape), sigma)
-        field *= (case.affect_sd if role == "affect" else 1.0) / field[inside].std()
+        field *= (case.trained_sd if role == TRAINED else 1.0) / field[inside].std()
         maps.append(nib.Nifti1Image((field * inside).astype(np.float32), mask.affine))
     subjects = pd.DataFrame({"subject": [f"{i:03d}" for i in range(n)], "role": roles,
                              "age": rng.normal(24, 4, n), "bdi": rng.gamma(1.5, 3, n)})
@@ -73,9 +76,9 @@ def null_study(mask: nib.Nifti1Image, case: NullCase, fwhm_mm: float,
 
 def rejections(maps: list[nib.Nifti1Image], subjects: pd.DataFrame, mask: nib.Nifti1Image,
                settings: Inference) -> dict[str, bool]:
-    """Whether each FWE test rejects anywhere for affect > memory."""
-    design = group_design(subjects, ["age", "bdi"], ["affect", "memory"])
-    contrast = contrast_vector(design, {"affect": 1.0, "memory": -1.0})
+    """Whether each FWE test rejects anywhere for trained > control."""
+    design = group_design(subjects, ["age", "bdi"], [TRAINED, CONTROL])
+    contrast = contrast_vector(design, {TRAINED: 1.0, CONTROL: -1.0})
     out = permutation_maps(maps, design, contrast, mask, settings)
     limit = -np.log10(settings.alpha)
     return {test: bool((np.asarray(out[key].dataobj) > limit).any())
@@ -87,8 +90,8 @@ def rate_rows(case: NullCase, hits: dict[str, int], n_datasets: int,
     rows = []
     for test, k in hits.items():
         lo, hi = proportion_confint(k, n_datasets, alpha=0.05, method="beta")
-        rows.append({"case": case.name, "n_affect": case.n_affect, "n_memory": case.n_memory,
-                     "affect_sd": case.affect_sd, "test": test,
+        rows.append({"case": case.name, "n_trained": case.n_trained,
+                     "n_control": case.n_control, "trained_sd": case.trained_sd, "test": test,
                      "cluster_forming_p": settings.cluster_forming_p,
                      "connectivity": settings.connectivity, "datasets": n_datasets,
                      "rejections": k, "rate": k / n_datasets, "ci95_low": lo,
@@ -117,10 +120,12 @@ def calibrate(cases: list[NullCase], n_datasets: int, grid_mm: float, fwhm_mm: f
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--datasets", type=int, default=1000)
-    parser.add_argument("--affect", type=int, default=25)
-    parser.add_argument("--memory", type=int, default=28)
+    parser.add_argument("--trained", type=int, default=25,
+                        help="trained group's size (the paper's: 25)")
+    parser.add_argument("--control", type=int, default=28,
+                        help="control group's size (the paper's: 28)")
     parser.add_argument("--unequal-sd", type=float, default=1.5,
-                        help="affect group's noise sd in the unequal-variance case")
+                        help="trained group's noise sd in the unequal-variance case")
     parser.add_argument("--grid-mm", type=float, default=6.0)
     parser.add_argument("--fwhm-mm", type=float, default=10.0)
     parser.add_argument("--permutations", type=int, default=1000)
@@ -135,16 +140,16 @@ def main(argv: list[str] | None = None) -> None:
     settings = Inference(n_permutations=args.permutations, alpha=args.alpha,
                          cluster_forming_p=args.cluster_forming_p, engine=args.engine,
                          connectivity=args.connectivity, n_jobs=args.threads)
-    cases = [NullCase("equal variance", args.affect, args.memory, 1.0),
-             NullCase(f"affect sd {args.unequal_sd:g}x", args.affect, args.memory,
+    cases = [NullCase("equal variance", args.trained, args.control, 1.0),
+             NullCase(f"trained sd {args.unequal_sd:g}x", args.trained, args.control,
                       args.unequal_sd)]
     start = time.perf_counter()
     table = calibrate(cases, args.datasets, args.grid_mm, args.fwhm_mm, settings, args.seed)
     description = (f"FWE calibration (python -m ecgap.calibrate): {args.datasets} null data "
-                   f"sets per case, {args.affect} + {args.memory} subjects, age + BDI "
+                   f"sets per case, {args.trained} + {args.control} subjects, age + BDI "
                    f"covariates, {args.grid_mm:g} mm MNI mask, noise smoothness "
                    f"{args.fwhm_mm:g} mm FWHM, {args.permutations} permutations, engine "
-                   f"{args.engine}, one-sided affect > memory, alpha {args.alpha:g}; "
+                   f"{args.engine}, one-sided trained > control, alpha {args.alpha:g}; "
                    f"{time.perf_counter() - start:.0f} s")
     write_table(table, args.out, description)
     print(description)
