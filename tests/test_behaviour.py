@@ -338,3 +338,11 @@ def test_a_single_condition_has_no_condition_effects():
     assert set(tests.measure) == {f"{r} (all videos)" for r in design.rating_names}
     memory = scores_manova(scores, participants, design, COVARIATES, False)
     assert list(memory.effect) == ["time", "time x group", "group"]
+
+
+def test_a_design_without_ratings_gives_empty_rating_tables():
+    design = _study(ratings=[], scores={"columns": []}, sessions=["a", "b"])
+    ratings, participants, scores = synthetic(design)
+    from ecgap.behaviour import all_tables
+    tables = all_tables(ratings, participants, scores, design, COVARIATES, False)
+    assert all(t.empty for t in tables.values()) and "effect" in tables["manova"].columns

@@ -34,6 +34,7 @@ MANOVA_COLUMNS = ["effect", "pillai", "F", "df1", "df2", "p", "partial_eta2", "n
                   "statistic", "pillai_centred", "F_centred", "p_centred"]
 TTEST_COLUMNS = ["test", "group", "measure", "contrast", "T", "dof", "p", "cohen_d",
                  "cohen_d_type", "cohen_dz", "ci95_low", "ci95_high", "n"]
+CORRELATION_COLUMNS = ["group", "measure", "with", "n", "r", "ci95_low", "ci95_high", "p"]
 GROUP = "group"  # stands for every group column of the design matrix
 
 
@@ -196,7 +197,9 @@ def ratings_manova(ratings: pd.DataFrame, participants: pd.DataFrame, design: De
                    covariates: Sequence[str], center: bool,
                    ratings_used: Sequence[str] | None = None) -> pd.DataFrame:
     """The repeated-measures MANOVA of the ratings (all, or ``ratings_used``) as a
-    table, one row per effect."""
+    table, one row per effect (empty when the design has no ratings)."""
+    if not design.ratings:
+        return pd.DataFrame(columns=MANOVA_COLUMNS)
     wide = cell_means(ratings, design).dropna()  # listwise, as SPSS's repeated measures
     subjects = _subjects(participants, wide.index, covariates)
     wide = wide.loc[subjects.index]
@@ -211,11 +214,12 @@ def univariate_followups(ratings: pd.DataFrame, participants: pd.DataFrame,
     """The same tests per rating: F(1, 49) for video effects (one contrast score: the
     univariate F), F(2, 48) for time effects: the multivariate F over the two session
     differences, not SPSS's sphericity-assumed univariate F(2, 98) (see ``statistic``)."""
-    frames = []
+    frames = [pd.DataFrame(columns=MANOVA_COLUMNS)]
     for rating in design.rating_names:
         table = ratings_manova(ratings, participants, design, covariates, center, [rating])
         frames.append(table.assign(rating=rating))
-    out = pd.concat(frames, ignore_index=True)
+    out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].assign(
+        rating=pd.Series(dtype=str))
     return out[["rating", *[c for c in out.columns if c != "rating"]]]
 
 
@@ -307,6 +311,8 @@ def rating_ttests(ratings: pd.DataFrame, participants: pd.DataFrame,
     """Paired t-tests (periods within group; consecutive conditions across all) and
     Student t-tests between each pair of groups per session. Independent tests use
     ``correction=False``: the paper's df (51 = 25 + 28 - 2) are Student's, not Welch's."""
+    if not design.ratings:
+        return pd.DataFrame(columns=TTEST_COLUMNS)
     wide = cell_means(ratings, design)
     group = _subjects(participants, wide.index, [])["group"]
     rows = []
@@ -340,12 +346,13 @@ def practice_correlations(ratings: pd.DataFrame, participants: pd.DataFrame,
                           column: str = "practice_minutes") -> pd.DataFrame:
     """Pearson correlations of rating changes (per period, mean over conditions) with
     practice duration, within each trained group."""
+    if not design.ratings:
+        return pd.DataFrame(columns=CORRELATION_COLUMNS)
     wide = cell_means(ratings, design)
     subjects = _subjects(participants, wide.index, [])
     rows = []
     if column not in subjects:
-        return pd.DataFrame(columns=["group", "measure", "with", "n", "r", "ci95_low",
-                                     "ci95_high", "p"])
+        return pd.DataFrame(columns=CORRELATION_COLUMNS)
     for group in (g.name for g in design.trained):
         keep = (subjects["group"] == group) & subjects[column].notna()
         scores = contrast_scores(wide, "time", design)[keep]

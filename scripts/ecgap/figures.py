@@ -83,6 +83,9 @@ def _session_axis(ax: plt.Axes, sessions: Sequence[str]) -> None:
 def rating_summary(ratings: pd.DataFrame, design: Design) -> pd.DataFrame:
     """Mean and SEM over subjects of the subject mean rating, per rating, group, session
     and condition (Figure 2A's numbers)."""
+    if not design.ratings:
+        return pd.DataFrame(columns=["group", "session", "video_type", "mean", "sem", "n",
+                                     "rating"])
     wide = cell_means(ratings, design)
     groups = ratings.groupby("subject")["group"].first()
     long = wide.stack(["session", "video_type"], future_stack=True).reset_index()
@@ -99,6 +102,10 @@ def plot_ratings(summary: pd.DataFrame, design: Design,
                  groups: Mapping[str, str]) -> plt.Figure:
     """Figure 2A: each rating per session, by group and condition, mean +- SEM."""
     colours, sessions = group_colours(groups), list(design.sessions)
+    if not design.ratings:
+        fig, ax = plt.subplots(figsize=(3.6, 2.6))
+        _no_cluster_axes(ax, "no ratings in the design")
+        return fig
     fig, axes = plt.subplots(1, len(design.ratings), figsize=(7.2, 2.6), sharey=True,
                              squeeze=False)
     conditions = design.condition_names
