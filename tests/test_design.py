@@ -153,3 +153,63 @@ def test_every_condition_gets_its_own_effect_map():
     assert design.first_level_contrasts(False) == {"diff": "HE - LE", "HE": "HE", "LE": "LE"}
     with pytest.raises(InputError, match="must be that condition alone"):
         _design(design={"contrasts": [{"name": "HE", "expression": "HE - LE"}]})
+
+
+@pytest.mark.parametrize("design, key, words", [
+    ({"contrasts": [{"name": "x", "expression": "HE / LE"}]}, "design.contrasts (x)",
+     "divided by a non-zero number"),
+    ({"contrasts": [{"name": "x", "expression": "HE / 0"}]}, "design.contrasts (x)",
+     "divided by a non-zero number"),
+    ({"change_periods": {"names": ["a", "a"]}}, "design.change_periods.names", "repeated: a"),
+    ({"groups": [{"name": "a", "label": "x"}, {"name": "b", "label": "x", "control": True}]},
+     "design.groups (label)", "repeated: x"),
+    ({"groups": [{"name": "age"}, {"name": "b", "control": True}]}, "design.groups",
+     "also covariates"),
+    ({"group_contrasts": [{"name": "none", "weights": {"affect": 0}}]},
+     "design.group_contrasts (none).weights", "non-zero weight"),
+])
+def test_contradictory_designs_fail_naming_the_key(design, key, words):
+    from ecgap.config import check_analyses
+    config = {"design": design, "second_level": {"conjunctions": []},
+              "brain_behaviour": {"analyses": []}, "data": {"source": "bids"}}
+    with pytest.raises(InputError) as err:
+        check_analyses(validate_config(config, SCHEMA))
+    assert key in str(err.value) and words in str(err.value)
+
+
+def test_a_misspelt_rating_score_fails_before_any_job():
+    with pytest.raises(InputError, match="'empathie' is not a design rating"):
+        _design(brain_behaviour={"analyses": [{"name": "b", "delta": "delta1",
+                                               "contrast": "HE", "score": {
+                                                   "measure": "empathie", "delta": "delta1"}}]})
+
+
+def test_configured_group_contrasts_still_give_figure_3a_a_contrast():
+    design = _custom({"group_contrasts": [{"name": "trainedUp",
+                                           "weights": {"affect": 1, "memory": -1}}]},
+                     second_level={"conjunctions": []})
+    assert design.primary_contrast == "trainedUp"
+
+
+def test_the_paper_comparison_needs_the_papers_periods():
+    from ecgap.paper import applies_to
+    assert applies_to(_design())
+    assert not applies_to(_custom({"change_periods": {"reference": "baseline"}},
+                                  second_level={"analyses": [{"name": "a", "delta": "delta1",
+                                                              "contrast": "HE"}],
+                                                "conjunctions": []},
+                                  brain_behaviour={"analyses": []}))
+    assert not applies_to(_custom({"sessions": ["s1", "s2", "s3"]}))
+
+
+def test_a_preset_merged_over_the_default_config_is_valid():
+    """snakemake --configfile config/prepost.yaml from the repository merges it over
+    config/config.yaml: the default must not pin the paper's groups."""
+    import yaml
+    from snakemake.utils import update_config
+
+    from ecgap.config import check_analyses
+    for preset in ("prepost", "three_groups"):
+        config = yaml.safe_load((REPO / "config/config.yaml").read_text())
+        update_config(config, yaml.safe_load((REPO / f"config/{preset}.yaml").read_text()))
+        check_analyses(validate_config(config, SCHEMA))

@@ -63,6 +63,7 @@ class MultivariateTest:
     p: float
     n: int
     s: int = 1
+    scores: int = 1  # dependent variables (contrast scores)
 
     @property
     def partial_eta2(self) -> float:
@@ -117,13 +118,14 @@ def multivariate_test(scores: pd.DataFrame, x: pd.DataFrame, terms: Sequence[str
         f, df1, df2 = float(np.squeeze(test.fvalue)), int(test.df_num), int(test.df_denom)
         return MultivariateTest(effect=effect, pillai=f * df1 / (f * df1 + df2), f=f,
                                 df1=df1, df2=df2, p=float(test.pvalue), n=len(scores))
+
     fit = MANOVA(endog=scores.to_numpy(float), exog=x.to_numpy(float))
     result = fit.mv_test(hypotheses=[(effect, contrast)])
     row = result.results[effect]["stat"].loc["Pillai's trace"]
     return MultivariateTest(effect=effect, pillai=float(row["Value"]),
                             f=float(row["F Value"]), df1=int(round(row["Num DF"])),
                             df2=int(round(row["Den DF"])), p=float(row["Pr > F"]),
-                            n=len(scores), s=min(p, len(terms)))
+                            n=len(scores), s=min(p, len(terms)), scores=p)
 
 
 def cell_means(ratings: pd.DataFrame, design: Design) -> pd.DataFrame:
@@ -211,27 +213,30 @@ def ratings_manova(ratings: pd.DataFrame, participants: pd.DataFrame, design: De
 def univariate_followups(ratings: pd.DataFrame, participants: pd.DataFrame,
                          design: Design, covariates: Sequence[str],
                          center: bool) -> pd.DataFrame:
-    """The same tests per rating: F(1, 49) for video effects (one contrast score: the
-    univariate F), F(2, 48) for time effects: the multivariate F over the two session
-    differences, not SPSS's sphericity-assumed univariate F(2, 98) (see ``statistic``)."""
-    frames = [pd.DataFrame(columns=MANOVA_COLUMNS)]
+    """The same tests per rating: the univariate F for condition effects of two
+    conditions (one contrast score; F(1, 49) in the paper), and for time effects the
+    multivariate F over the periods' differences (F(2, 48) in the paper), not SPSS's
+    sphericity-assumed univariate F(2, 98) (see ``statistic``)."""
+    if not design.ratings:
+        return pd.DataFrame(columns=["rating", *MANOVA_COLUMNS])
+    frames = []
     for rating in design.rating_names:
         table = ratings_manova(ratings, participants, design, covariates, center, [rating])
         frames.append(table.assign(rating=rating))
-    out = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0].assign(
-        rating=pd.Series(dtype=str))
+    out = pd.concat(frames, ignore_index=True)
     return out[["rating", *[c for c in out.columns if c != "rating"]]]
 
 
-def statistic_label(df1: int, s: int = 1) -> str:
+def statistic_label(scores: int, s: int = 1) -> str:
     """What an F row is: one contrast score gives the univariate F; several, the
     multivariate exact F of Pillai's trace (not SPSS's sphericity-assumed univariate F);
-    several hypothesis rows (three or more groups), Pillai's approximate F."""
+    several of each with several hypothesis rows (three or more groups), Pillai's
+    approximate F."""
     if s > 1:
         return f"approximate F (Pillai's trace, s = {s})"
-    if df1 == 1:
+    if scores == 1:
         return "exact F, one contrast score (= univariate F)"
-    return f"multivariate exact F (Pillai) over {df1} contrast scores"
+    return f"multivariate exact F (Pillai) over {scores} contrast scores"
 
 
 def _table(tests: list[tuple[str, pd.DataFrame, str]], subjects: pd.DataFrame,
@@ -253,7 +258,7 @@ def _table(tests: list[tuple[str, pd.DataFrame, str]], subjects: pd.DataFrame,
             "effect": t.effect, "pillai": t.pillai, "F": t.f, "df1": t.df1, "df2": t.df2,
             "p": t.p, "partial_eta2": t.partial_eta2, "n": t.n,
             "covariates": "centred" if center else "uncentred (SPSS convention)",
-            "statistic": statistic_label(t.df1, t.s),
+            "statistic": statistic_label(t.scores, t.s),
             "pillai_centred": c.pillai, "F_centred": c.f, "p_centred": c.p})
     return pd.DataFrame(rows)
 

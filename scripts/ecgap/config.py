@@ -119,6 +119,12 @@ def check_analyses(config: dict[str, Any]) -> Design:
                          "engine forms 6-connected clusters only; use engine: ecgap for 18 "
                          "or 26")
     design = design_from_config(config)
+    bb = config["brain_behaviour"]
+    covariates = set(config["data"]["covariates"]) | set(bb["covariates"] or [])
+    clash = sorted(covariates & set(design.group_names))
+    if clash:
+        raise InputError("config key design.groups", f"group name(s) {clash} are also "
+                         "covariates; rename the group")
     if group["engine"] == "nilearn" and any(c.kind == "F" for c in design.group_contrasts):
         raise InputError("config key second_level.engine", "the F contrast of three or more "
                          "groups needs the ecgap permutation engine (engine: ecgap)")

@@ -187,6 +187,8 @@ def linear_weights(expression: str, names: Sequence[str]) -> dict[str, float]:
         elif isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mult, ast.Div)):
             number = _number(node.right)
             if isinstance(node.op, ast.Div):
+                if not number:
+                    raise ValueError("a term may only be divided by a non-zero number")
                 visit(node.left, factor / number)
             elif number is not None:
                 visit(node.left, factor * number)
@@ -247,6 +249,7 @@ class Design:
         groups = tuple(Group(g["name"], g.get("label") or g["name"], g["control"],
                              g["description"]) for g in d["groups"])
         _unique("design.groups", [g.name for g in groups])
+        _unique("design.groups (label)", [g.label for g in groups])
         if sum(g.control for g in groups) != 1:
             raise DesignError("design.groups", "exactly one group needs control: true")
         sessions = tuple(d["sessions"])
@@ -254,6 +257,7 @@ class Design:
         conditions = tuple(_condition(c) for c in d["conditions"])
         nuisance = tuple(_condition(c) for c in d["nuisance_conditions"])
         _unique("design.conditions", [c.name for c in conditions + nuisance])
+        _unique("design.conditions (trial_type)", [c.trial_type for c in conditions + nuisance])
         contrasts = _contrasts(d["contrasts"], [c.name for c in conditions])
         ratings = tuple(Rating(r["name"], r.get("column") or r["name"], r["description"])
                         for r in d["ratings"])
@@ -294,6 +298,10 @@ class Design:
 
     def _score(self, score: Mapping[str, Any], key: str) -> Score:
         if not self.is_rating(score["measure"]):
+            if "delta" in score:  # a rating change, but of no rating the design has
+                raise DesignError(f"{key}.measure", f"{score['measure']!r} is not a design "
+                                  f"rating ({', '.join(self.rating_names) or 'none'}); a "
+                                  "participants column takes no delta")
             return Score(score["measure"])
         if "delta" not in score:
             raise DesignError(key, "a rating score needs its change period (delta: "
@@ -406,8 +414,11 @@ class Design:
 
     @property
     def primary_contrast(self) -> str:
-        """The first trained group > the control (the default conjunction contrast)."""
-        return contrast_name(self.trained[0].name, self.control.name)
+        """The first trained group > the control (the default conjunction contrast and
+        Figure 3A's), or the first t contrast of a configured list that lacks it."""
+        name = contrast_name(self.trained[0].name, self.control.name)
+        t_contrasts = [c.name for c in self.group_contrasts if c.kind == "t"]
+        return name if name in t_contrasts or not t_contrasts else t_contrasts[0]
 
     # ------------------------------------------------------------------ periods
     @property
@@ -499,6 +510,7 @@ def _periods(sessions: Sequence[str], spec: Mapping[str, Any]
                           f"{len(names)} names for {n} change periods")
     baseline = spec["reference"] == "baseline"
     named = names or [f"delta{i}" for i in range(1, n + 1)]
+    _unique("design.change_periods.names", named)
     words = spec["descriptions"]
     step_names = [f"step{i}" for i in range(1, n + 1)] if baseline else named
     steps = tuple(Period(step_names[i], sessions[i], sessions[i + 1],
@@ -542,6 +554,9 @@ def _group_contrasts(entries: Sequence[Mapping[str, Any]] | None,
             if unknown:
                 raise DesignError(f"design.group_contrasts ({entry['name']}).weights",
                                   f"{unknown} are not design groups ({', '.join(names)})")
+            if not any(entry["weights"].values()):
+                raise DesignError(f"design.group_contrasts ({entry['name']}).weights",
+                                  "needs a non-zero weight")
         return tuple(GroupContrast(e["name"],
                                    (tuple(float(e["weights"].get(n, 0.0)) for n in names),),
                                    e["name"]) for e in entries)

@@ -220,8 +220,8 @@ def cluster_session_values(roi: pd.DataFrame, weights: Mapping[str, float]) -> p
 
 def cluster_changes(roi: pd.DataFrame, weights: Mapping[str, float],
                     periods: Mapping[str, Sequence[str]]) -> pd.DataFrame:
-    """Each subject's change of the analysis' effect in each cluster, per consecutive step
-    of ``periods`` (name -> the two sessions it spans, earlier first)."""
+    """Each subject's change of the analysis' effect in each cluster, per change period
+    (``periods``: name -> the two sessions it spans, earlier first)."""
     columns = ["contrast", "cluster_id", "peak_label", "group", "subject", "change", "period"]
     values = cluster_session_values(roi, weights)
     if values.empty:

@@ -107,8 +107,9 @@ REPORTED: tuple[Reported, ...] = (
 
 
 #: The paper's design, which the comparison needs: its groups (the second the control),
-#: sessions count, conditions, ratings and memory-task scores.
-PAPER_DESIGN = {"groups": ["affect", "memory"], "sessions": 3, "conditions": ["HE", "LE"],
+#: change periods (by the labels of its t-test tables), conditions, ratings and
+#: memory-task scores.
+PAPER_DESIGN = {"groups": ["affect", "memory"], "conditions": ["HE", "LE"],
                 "ratings": {"empathy", "positive_affect", "negative_affect"},
                 "scores": ["recalled", "recalled_in_position"]}
 COMPARISON_COLUMNS = ["analysis", "statistic", "paper_df", "paper_value", "paper_p",
@@ -120,7 +121,7 @@ def applies_to(design: "Design") -> bool:
     """Whether a design is the paper's (the comparison is meaningless for another)."""
     return (design.group_names == PAPER_DESIGN["groups"]
             and design.control.name == PAPER_DESIGN["groups"][1]
-            and len(design.sessions) == PAPER_DESIGN["sessions"]
+            and [p.label() for p in design.periods] == [_D1, _D2]
             and design.condition_names == PAPER_DESIGN["conditions"]
             and set(design.rating_names) == PAPER_DESIGN["ratings"]
             and list(design.scores) == PAPER_DESIGN["scores"])
