@@ -12,7 +12,7 @@ from ecgap.io import read_tsv, write_json, write_tsv
 from ecgap.design import Design
 from ecgap.second_level import (Inference, analyse_contrasts,
                                 complete_covariates,
-                                contrast_matrix, group_design,
+                                contrast_matrix, f_contrast_sidecar, group_design,
                                 included_subjects, inference_sidecar, save_design_figure,
                                 write_contrast_results)
 from ecgap.provenance import software_versions
@@ -41,6 +41,8 @@ def main(smk):
     contrasts = {c.name: contrast_matrix(design, study.group_names, c.rows)
                  for c in study.group_contrasts}
     results = analyse_contrasts(maps, design, contrasts, nib.load(smk.input.mask), settings)
+    # "Test: one-sided" and ClusterFormingT are the t contrasts'; F contrasts add theirs.
+    f_rows = {c.name: len(c.rows) for c in study.group_contrasts if c.kind == "F"}
     table = write_contrast_results(results, smk.output.maps, smk.output.cluster_labels)
     for name, result in results.items():
         logging.info("%s: %d clusters, %d FWE-significant", name, len(result.table),
@@ -54,7 +56,9 @@ def main(smk):
                 "DroppedByQC": dropped, "DroppedMissingCovariate": no_covariate,
                 "DroppedMissingSession": list(p.lacking_session),
                 "Covariates": list(p.covariates),
-                "CovariatesCentred": True, **sidecar},
+                "CovariatesCentred": True, **sidecar,
+                **({"FContrasts": f_contrast_sidecar(settings, design, f_rows)} if f_rows
+                   else {})},
                smk.output.sidecar)
 
 

@@ -4,6 +4,7 @@ config, tiny-sized end to end on its simulated study with its planted effects fo
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -108,6 +109,10 @@ def test_a_preset_finds_its_planted_changes(preset_run):
         clusters = _read(results / "second_level/empathyHELE/clusters.tsv")
         omnibus = clusters[clusters.contrast == OMNIBUS]
         assert omnibus.significant.any() and (omnibus.peak_t > 0).all()
+        sidecar = json.loads(next((results / "second_level/empathyHELE").glob(
+            "*_statmap.json")).read_text())
+        f = sidecar["FContrasts"][OMNIBUS]
+        assert f["NumeratorDF"] == 2 and f["ClusterFormingF"] > 1
 
 
 @pytest.mark.workflow

@@ -468,6 +468,17 @@ def inference_sidecar(settings: Inference, design: pd.DataFrame) -> dict:
             "ModelIntercept": False}
 
 
+def f_contrast_sidecar(settings: Inference, design: pd.DataFrame,
+                       rows: Mapping[str, int]) -> dict:
+    """What the sidecar says of F contrasts (``rows``: name -> hypothesis rows): the F
+    tests every direction at once; its cluster-forming F and degrees of freedom."""
+    df = degrees_of_freedom(design)
+    return {name: {"Test": "F (every direction of the group differences)",
+                   "NumeratorDF": r, "DenominatorDF": df,
+                   "ClusterFormingF": float(stats.f.isf(settings.cluster_forming_p, r, df))}
+            for name, r in rows.items()}
+
+
 def save_design_figure(design: pd.DataFrame, path: str) -> None:
     """nilearn's design-matrix plot, written atomically."""
     with atomic_path(path, suffix=".png") as tmp:
