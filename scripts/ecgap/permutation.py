@@ -285,25 +285,37 @@ def permuted_ols(tested: np.ndarray, targets: np.ndarray, confounds: np.ndarray 
     t_orig = t_scores(design, np.ones((1, len(design.tested))) if design.sign_flip
                       else np.arange(len(design.tested))[None])[0]
     threshold = float(stats.t.isf(threshold_p, df=design.threshold_df))
-    pairs = neighbour_pairs(mask, connectivity)
     n_confounds = 0 if design.confounds is None else design.confounds.shape[1]
-    workers = max(1, threads)
-    size = batch_size_for(len(design.tested), t_orig.size, n_confounds, memory_mb / workers)
     rows = np.concatenate(permutation_rows(len(design.tested), n_perm, seed, n_jobs,
                                            design.sign_flip))
+    out = _permutation_null(lambda batch: t_scores(design, batch), t_orig, rows, threshold,
+                            mask, connectivity, n_confounds, memory_mb, threads)
+    return {"t": t_orig, **out}
+
+
+def _permutation_null(scores, observed: np.ndarray, rows: np.ndarray, threshold: float,
+                      mask: np.ndarray, connectivity: int, n_confounds: int,
+                      memory_mb: float, threads: int) -> dict[str, np.ndarray]:
+    """The null distributions of the maximum statistic, cluster size and cluster mass
+    over the permutations ``rows`` (``scores(batch)`` gives a batch's (P, V) statistics),
+    and the observed map's voxel and cluster FWE -log10 p."""
+    pairs = neighbour_pairs(mask, connectivity)
+    workers = max(1, threads)
+    size = batch_size_for(rows.shape[1], observed.size, n_confounds, memory_mb / workers)
     batches = [rows[i:i + size] for i in range(0, len(rows), size)]
 
     def null_of(batch: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        t = t_scores(design, batch)
-        return (np.nanmax(t, axis=1),) + max_cluster_measures(t, threshold, pairs)
+        stat = scores(batch)
+        return (np.nanmax(stat, axis=1),) + max_cluster_measures(stat, threshold, pairs)
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         parts = list(pool.map(null_of, batches))
-    h0_t, h0_size, h0_mass = (np.concatenate(p) for p in zip(*parts))
-    ranks = (h0_t[:, None] < t_orig[None]).sum(axis=0)
-    out = {"t": t_orig, "logp_max_t": -np.log10((n_perm + 1 - ranks) / (n_perm + 1.0)),
-           "h0_max_t": h0_t, "h0_max_size": h0_size, "h0_max_mass": h0_mass}
-    out.update(_cluster_p_maps(t_orig, mask, threshold, h0_size, h0_mass, connectivity))
+    h0_max, h0_size, h0_mass = (np.concatenate(p) for p in zip(*parts))
+    n_perm = len(rows)
+    ranks = (h0_max[:, None] < observed[None]).sum(axis=0)
+    out = {"logp_max_t": -np.log10((n_perm + 1 - ranks) / (n_perm + 1.0)),
+           "h0_max_t": h0_max, "h0_max_size": h0_size, "h0_max_mass": h0_mass}
+    out.update(_cluster_p_maps(observed, mask, threshold, h0_size, h0_mass, connectivity))
     return out
 
 
@@ -381,24 +393,9 @@ def permuted_f(tested: np.ndarray, targets: np.ndarray, confounds: np.ndarray | 
     n = len(design.tested)
     f_orig = f_scores(design, np.arange(n)[None])[0]
     threshold = float(stats.f.isf(threshold_p, design.tested.shape[1], design.df))
-    pairs = neighbour_pairs(mask, connectivity)
     n_confounds = (0 if design.confounds is None else design.confounds.shape[1]) \
         + design.tested.shape[1]
-    workers = max(1, threads)
-    size = batch_size_for(n, f_orig.size, n_confounds, memory_mb / workers)
     rows = np.concatenate(permutation_rows(n, n_perm, seed, 1, False))
-    batches = [rows[i:i + size] for i in range(0, len(rows), size)]
-
-    def null_of(batch: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        f = f_scores(design, batch)
-        return (np.nanmax(f, axis=1),) + max_cluster_measures(f, threshold, pairs)
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        parts = list(pool.map(null_of, batches))
-    h0_f, h0_size, h0_mass = (np.concatenate(p) for p in zip(*parts))
-    ranks = (h0_f[:, None] < f_orig[None]).sum(axis=0)
-    out = {"F": f_orig, "logp_max_t": -np.log10((n_perm + 1 - ranks) / (n_perm + 1.0)),
-           "h0_max_t": h0_f, "h0_max_size": h0_size, "h0_max_mass": h0_mass,
-           "threshold": threshold}
-    out.update(_cluster_p_maps(f_orig, mask, threshold, h0_size, h0_mass, connectivity))
-    return out
+    out = _permutation_null(lambda batch: f_scores(design, batch), f_orig, rows, threshold,
+                            mask, connectivity, n_confounds, memory_mb, threads)
+    return {"F": f_orig, "threshold": threshold, **out}
