@@ -13,11 +13,10 @@ from ecgap.design import (FIRST_LEVEL_STATS, GROUP_STATS,
 from ecgap.ingest import read_participants
 from ecgap.io import InputError
 from ecgap.paper import applies_to as paper_applies_to
-from ecgap.names import derivative_path
+from ecgap.names import change_map_names, derivative_path, truth_names
 from ecgap import __version__ as ECGAP_VERSION
 from snakemake import __version__ as SNAKEMAKE_VERSION
 from ecgap.simulate_behaviour import missing_memory_subjects, study_from_config
-from ecgap.simulate_images import change_map_names, truth_names
 
 def stop_on_input_error(check, *args):
     """Run a parse-time check; a problem with the user's data or config ends the run

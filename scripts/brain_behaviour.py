@@ -7,7 +7,8 @@ sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
 
 import nibabel as nib
 
-from ecgap.brain_behaviour import SLOPE_CONTRASTS, Design, Score, behaviour_score, regression_design
+from ecgap.brain_behaviour import SLOPE_CONTRASTS, behaviour_score, regression_design
+from ecgap.design import Design, Score
 from ecgap.io import read_tsv, write_json, write_tsv
 from ecgap.second_level import (Inference, analyse_contrasts, complete_covariates, contrast_vector,
                                 included_subjects, inference_sidecar,

@@ -7,7 +7,8 @@ then the one ``desc-`` (BIDS puts ``desc`` last), then the suffix.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 from pathlib import Path
 
 #: BIDS's entity order (the common derivative entities), with the statistical entities
@@ -95,3 +96,15 @@ def derivative_path(prefix: str, suffix: str, extension: str = ".nii.gz",
     'a/task-x_contrast-c_stat-t_desc-{analysis}_statmap.nii.gz'
     """
     return f"{prefix}_{bids_name(entities, suffix, extension)}"
+
+
+def change_map_names(changes: Sequence[Mapping[str, Any]], conditions: Sequence[str]) -> list[str]:
+    """The names of the simulator's planted change maps (``<change><condition>``; see
+    :func:`ecgap.simulate_images.truth_images`)."""
+    return [f"{change['name']}{c}" for change in changes for c in conditions]
+
+
+def truth_names(changes: Sequence[Mapping[str, Any]], conditions: Sequence[str]) -> list[str]:
+    """The names of the simulator's planted effect maps: task responses, then changes
+    (here, not beside the simulator, so that the Snakefile's parse need not import it)."""
+    return [f"task{c}" for c in conditions] + change_map_names(changes, conditions)

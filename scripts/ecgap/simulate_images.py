@@ -408,16 +408,6 @@ def truth_images(params: ImagingParams, grid_mm: float,
     return out
 
 
-def change_map_names(changes: Sequence[Mapping[str, Any]], conditions: Sequence[str]) -> list[str]:
-    """The names of :func:`truth_images`' change maps (``<change><condition>``)."""
-    return [f"{change['name']}{c}" for change in changes for c in conditions]
-
-
-def truth_names(changes: Sequence[Mapping[str, Any]], conditions: Sequence[str]) -> list[str]:
-    """The names of :func:`truth_images`' effect maps: task responses, then changes."""
-    return [f"task{c}" for c in conditions] + change_map_names(changes, conditions)
-
-
 def planted_regions(params: ImagingParams) -> dict[str, tuple[float, float, float]]:
     """Every region a change plants, in the changes' order, in label order."""
     regions: dict[str, tuple[float, float, float]] = {}
