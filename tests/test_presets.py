@@ -129,3 +129,38 @@ def test_a_preset_analyses_its_behaviour(preset_run):
         tests = _read(results / "behaviour/ttests.tsv")
         assert set(tests.loc[tests.test == "between groups", "group"]) == {
             "affect - perspective", "affect - memory", "perspective - memory"}
+
+
+@pytest.mark.workflow
+def test_a_pre_post_study_made_elsewhere_runs_as_bids_and_stays_untouched(tmp_path):
+    """The pre/post design on BIDS + fMRIPrep data written outside the working directory
+    (as a user's are): it runs from a fresh folder, finds the planted change and the
+    rating's time x group effect, and leaves every input file as it was."""
+    import hashlib
+
+    from ecgap.simulate_study import write_study
+
+    config = tiny_preset("prepost")
+    data = tmp_path / "data"
+    write_study(validate_config(copy.deepcopy(config)), data / "bids",
+                data / "derivatives/fmriprep", tmp_path / "truth")
+
+    def digest() -> dict[str, str]:
+        return {str(p.relative_to(data)): hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in sorted(data.rglob("*")) if p.is_file()}
+
+    before = digest()
+    config["data"] = {"source": "bids", "bids_dir": str(data / "bids"), "task": "pictures",
+                      "fmriprep_dir": str(data / "derivatives/fmriprep")}
+    del config["simulate"]
+    workdir = tmp_path / "analysis"
+    workdir.mkdir()
+    configfile = workdir / "config.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+    run_snakemake(workdir, "results/second_level/training/clusters.tsv",
+                  "results/behaviour/manova.tsv", configfile=configfile)
+    clusters = _read(workdir / "results/second_level/training/clusters.tsv")
+    assert clusters[clusters.contrast == "trainingGtControl"].significant.any()
+    manova = _read(workdir / "results/behaviour/manova.tsv").set_index("effect")
+    assert manova.loc["time x group", "p"] < 0.05
+    assert digest() == before
