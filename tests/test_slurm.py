@@ -22,6 +22,11 @@ import slurm_cluster
 from conftest import BIN, REPO, TINY
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+#: The plugin first asks for the jobs' status 40 s after submitting, then every 40-180 s:
+#: kind to a shared cluster, but nearly all of a test's time on this one-node cluster. The
+#: profile keeps the plugin's default; the tests poll every 2 s (squeue still, since the
+#: cluster's MinJobAge is far above 3 x 2 s).
+FAST_POLLING = ("--slurm-init-seconds-before-status-checks", "2")
 ANALYSES = ("empathyHELE", "empathyHE", "compassionHELE", "tripleDelta1")
 BRAIN_BEHAVIOUR = ("empathyRating", "practice1")
 
@@ -59,6 +64,7 @@ def test_group_level_through_slurm_equals_the_local_run(tiny_run, slurm, tmp_pat
     cmd = [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "-d", str(work),
            "--profile", str(REPO / "profiles/slurm"), "--configfile", str(TINY),
            "--slurm-status-command", "squeue", "--slurm-logdir", str(work / "slurm_logs"),
+           *FAST_POLLING,
            "--slurm-keep-successful-logs", "--retries", "0",  # so the count is exact
            "--jobs", "4", *_targets(), "--forcerun", "second_level", "brain_behaviour"]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=work, env=slurm.env,
@@ -102,6 +108,7 @@ def test_a_subjects_per_run_jobs_are_one_submission(tiny_run, slurm, tmp_path):
     cmd = [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "-d", str(work),
            "--profile", str(REPO / "profiles/slurm"), "--configfile", str(TINY),
            "--slurm-status-command", "squeue", "--slurm-logdir", str(work / "slurm_logs"),
+           *FAST_POLLING,
            "--retries", "0", "--jobs", "4",
            "--cores", "2",  # the test cluster's node has 2 CPUs: stack the 3 sessions
            *targets, "--forcerun", "simulate_run"]
