@@ -7,7 +7,7 @@ sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
 
 import nibabel as nib
 
-from ecgap.first_level import ConfoundSpec, QCLimits, motion_qc, select_confounds, temporal_snr
+from ecgap.confounds import ConfoundSpec, QCLimits, motion_qc, select_confounds, temporal_snr
 from ecgap.io import read_tsv, write_json, write_tsv
 from ecgap.snake import run
 

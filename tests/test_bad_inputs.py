@@ -18,7 +18,8 @@ import pytest
 
 from ecgap.bids import Layout, check_exclusions, fmriprep_root, outputs_inside_inputs, study_runs
 from ecgap.config import check_analyses, validate_config
-from ecgap.first_level import ConfoundSpec, select_confounds, session_runs
+from ecgap.confounds import ConfoundSpec, select_confounds
+from ecgap.first_level import session_runs
 from ecgap.ingest import check_run, memory_table, read_events, read_participants
 from ecgap.io import InputError, read_tsv
 

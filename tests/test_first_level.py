@@ -13,9 +13,9 @@ import pytest
 from nilearn.glm.first_level import make_first_level_design_matrix
 
 from ecgap.config import check_drift_model
-from ecgap.first_level import (ConfoundSpec, GLMSpec, QCLimits, contrast_maps,
-                               fit_first_level, high_pass_record, motion_qc,
-                               select_confounds, model_events)
+from ecgap.confounds import ConfoundSpec, QCLimits, motion_qc, select_confounds
+from ecgap.first_level import (GLMSpec, contrast_maps, fit_first_level, high_pass_record,
+                               model_events)
 from ecgap.io import InputError, read_tsv
 from ecgap.simulate_images import cosine_basis
 
@@ -259,3 +259,23 @@ def test_real_fmriprep_cosines_span_the_steady_state_volumes():
         span = 2 * steady * 2.0
         assert record["HighPassCutoffRangeS"] == [[round(span / (len(columns) + 2), 1),
                                                    round(span / (len(columns) + 1), 1)]]
+
+
+def test_preprocessing_job_imports_no_glm_and_no_plotting():
+    """preprocess_run runs once per run: its modules load nilearn's fMRIPrep interface
+    (load_confounds) but not nilearn's GLM, plotting or matplotlib."""
+    import re
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    script = (REPO / "scripts" / "preprocess_run.py").read_text()
+    modules = re.findall(r"^from (ecgap[\w.]*) import", script, re.M)
+    assert "ecgap.confounds" in modules and "ecgap.first_level" not in modules
+    code = ("import sys\n" + "".join(f"import {m}\n" for m in modules)
+            + "print(sorted(m for m in ('nilearn.glm', 'nilearn.plotting', 'matplotlib', "
+              "'nilearn.interfaces.fmriprep') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=REPO / "scripts").stdout.strip()
+    assert out == "['nilearn.interfaces.fmriprep']", out

@@ -14,8 +14,8 @@ import pytest
 
 from ecgap.bids import (Layout, LayoutError, fmriprep_root, index_runs,
                         outputs_inside_inputs, run_number, study_runs)
-from ecgap.first_level import (ConfoundSpec, check_confound_columns, select_confounds,
-                               stacked_designs)
+from ecgap.confounds import ConfoundSpec, check_confound_columns, select_confounds
+from ecgap.first_level import stacked_designs
 from ecgap.ingest import read_events, slice_time_reference
 from ecgap.io import InputError, read_tsv, save_nifti
 from ecgap.qc import session_exclusions
