@@ -235,11 +235,11 @@ def simulate_run(
     amplitudes = condition_amplitudes(maps, params, design.condition_names, session_index,
                                       gains)
     run_field = params.run_sd_pct * smooth_field(mask.shape, 1.0, rng)[mask]
-    terms = ([np.outer(x[c], amplitudes[c] + run_field) for c in design.condition_names]
-             + [np.outer(x[c.name], params.nuisance_pct * maps["task"]) for c in design.nuisance])
-    signal = terms[0]
-    for term in terms[1:]:
-        signal = signal + term
+    terms = ([(x[c], amplitudes[c] + run_field) for c in design.condition_names]
+             + [(x[c.name], params.nuisance_pct * maps["task"]) for c in design.nuisance])
+    signal = np.outer(*terms[0])
+    for series, amplitude in terms[1:]:  # summed in place: one volumes x voxels array
+        signal += np.outer(series, amplitude)
 
     # Nuisance: AR(1) noise, drift, physiology, motion.
     signal += params.noise_pct * _ar1_noise(mask, n_vols, params.ar1, rng)
