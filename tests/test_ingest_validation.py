@@ -177,3 +177,28 @@ def test_missing_session(run_files, tmp_path):
     with pytest.raises(InputError, match="sub-01 has no session 'post1'") as err:
         check_complete(index_runs(layout), layout, ["01"], ["pre", "post1", "post2"])
     assert "ses-post1" in err.value.where
+
+
+def test_only_a_bold_that_can_hold_nan_is_read_for_it(tmp_path):
+    """An integer series cannot hold NaN or inf (fMRIPrep's int16 BOLD): ingest skips
+    reading it; a floating-point one is read, and its non-finite voxels are counted."""
+    from ecgap.ingest import may_hold_non_finite, non_finite_voxels
+
+    data = np.zeros((3, 3, 3, 4), dtype=np.float32)
+    data[1, 1, 1, 2] = np.nan
+    data[0, 0, 0, 0] = np.inf
+    inside = np.ones((3, 3, 3), dtype=bool)
+    for dtype, expected in ((np.int16, False), (np.uint8, False), (np.float32, True),
+                            (np.float64, True)):
+        path = tmp_path / f"bold_{np.dtype(dtype).name}.nii.gz"
+        img = nib.Nifti1Image(np.nan_to_num(data, posinf=0).astype(dtype)
+                              if np.issubdtype(dtype, np.integer) else data, np.eye(4))
+        img.set_data_dtype(dtype)
+        nib.save(img, path)
+        assert may_hold_non_finite(nib.load(path)) is expected, dtype
+        if expected:
+            assert non_finite_voxels(nib.load(path), inside) == 2
+    scaled = nib.Nifti1Image(np.zeros((3, 3, 3, 4), dtype=np.int16), np.eye(4))
+    scaled.header.set_slope_inter(2.0, 1.0)
+    nib.save(scaled, tmp_path / "scaled.nii")
+    assert not may_hold_non_finite(nib.load(tmp_path / "scaled.nii"))

@@ -177,8 +177,7 @@ def check_run(files: Mapping[str, Path], expected_tr: float | None, tolerance: f
     inside = np.asarray(mask.dataobj) > 0
     if not inside.any():
         raise InputError(mask_path, "brain mask is empty")
-    data = np.asarray(bold.dataobj)[inside]
-    n_bad = int((~np.isfinite(data)).any(axis=1).sum())
+    n_bad = non_finite_voxels(bold, inside) if may_hold_non_finite(bold) else 0
     if n_bad:
         raise InputError(bold_path, f"{n_bad} voxel(s) inside the brain mask contain "
                                     "NaN or infinite values")
@@ -210,6 +209,24 @@ def slice_time_reference(sidecar: Mapping[str, object], tr: float) -> float:
     if sidecar.get("SliceTimingCorrected") is True and isinstance(start, (int, float)):
         return float(min(max(start / tr, 0.0), 1.0))
     return 0.0
+
+
+def may_hold_non_finite(img: nib.Nifti1Image) -> bool:
+    """Whether the image's voxels can be NaN or infinite: stored as floating point, or
+    scaled by a non-finite slope or intercept. An integer image cannot (fMRIPrep writes
+    BOLD as int16), so its series need not be read to be checked (most of the time of a
+    3 mm run's ingest job)."""
+    stored = img.get_data_dtype()
+    if not np.issubdtype(stored, np.integer):
+        return True
+    scaling = (getattr(img.dataobj, "slope", 1.0), getattr(img.dataobj, "inter", 0.0))
+    return not np.isfinite(np.asarray(scaling, dtype=float)).all()
+
+
+def non_finite_voxels(img: nib.Nifti1Image, inside: np.ndarray) -> int:
+    """How many voxels inside the mask hold a NaN or infinite value at some volume."""
+    data = np.asarray(img.dataobj)[inside]
+    return int((~np.isfinite(data)).any(axis=1).sum())
 
 
 def _load(path: Path) -> nib.Nifti1Image:
