@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 import pytest
+import yaml
 
 from ecgap.bids import Layout, canonical_run_paths
 from ecgap.config import design_from_config, validate_config
@@ -52,17 +56,123 @@ def run_snakemake(workdir: Path, *args: str, configfile: Path = TINY, check: boo
     return proc
 
 
+class Background:
+    """The session's two slow shared computations, made in a worker thread while the
+    other tests run: the tiny workflow run, then the naive baseline on its data.
+
+    The tests are ordered so that the single-threaded unit tests come first
+    (``pytest_collection_modifyitems``): they keep one core busy while the tiny run and
+    the one-process naive script leave the other free, and the suite is shorter by about
+    the time of the shorter of the two. A computation nobody collected is never started;
+    ``result`` computes one in the calling test if it was not started.
+    """
+
+    def __init__(self) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ecgap-background")
+        self.futures: dict[str, Future] = {}
+        self.processes: list[subprocess.Popen] = []
+
+    def submit(self, name: str, func: Callable[..., Any], *args: Any) -> None:
+        if name not in self.futures:
+            self.futures[name] = self.pool.submit(func, *args)
+
+    def result(self, name: str, func: Callable[..., Any], *args: Any) -> Any:
+        self.submit(name, func, *args)
+        return self.futures[name].result()
+
+    def run(self, cmd: list[str], cwd: Path, env: dict[str, str] | None = None
+            ) -> subprocess.CompletedProcess[str]:
+        """``subprocess.run`` that ``stop`` can kill (with its child processes)."""
+        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, start_new_session=True)
+        self.processes.append(proc)
+        out, err = proc.communicate()
+        return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+    def stop(self) -> None:
+        for future in self.futures.values():
+            future.cancel()
+        for proc in self.processes:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+        self.pool.shutdown(wait=True)
+
+
+BACKGROUND = Background()
+
+
+def _order(item: pytest.Item) -> int:
+    """Unit tests, then workflow tests of their own, then the tiny run's, then the
+    naive baseline's (the order in which the background computations are needed)."""
+    if "naive" in item.fixturenames:
+        return 3
+    if "tiny_run" in item.fixturenames:
+        return 2
+    return 1 if item.get_closest_marker("workflow") else 0
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    items.sort(key=_order)  # stable: file order within each group
+    stages = {_order(item) for item in items}
+    factory = config._tmp_path_factory  # what the tmp_path_factory fixture hands out
+    if stages & {2, 3}:
+        BACKGROUND.submit("tiny", build_tiny_run, tiny_run_dir(factory))
+    if 3 in stages:
+        BACKGROUND.submit("naive", naive_baseline, factory.mktemp("naive"),
+                          BACKGROUND.futures["tiny"].result)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    BACKGROUND.stop()
+
+
+def tiny_run_dir(factory: pytest.TempPathFactory) -> Path:
+    """ECGAP_TINY_RUN=<dir> reuses (and brings up to date) a run in that directory, which
+    makes iterating on the workflow tests fast."""
+    reuse = os.environ.get("ECGAP_TINY_RUN")
+    return Path(reuse) if reuse else factory.mktemp("tiny")
+
+
+def build_tiny_run(workdir: Path) -> Path:
+    proc = BACKGROUND.run([str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "-d",
+                           str(workdir), "--cores", "2", "--configfile", str(TINY)], workdir)
+    if proc.returncode != 0:
+        raise AssertionError(f"the tiny run failed ({proc.returncode}):\n"
+                             f"{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
+    return workdir
+
+
+#: The naive baseline runs one analysis per change period and both brain-behaviour
+#: scores (a rating change and a participants column): the group-level code paths, at a
+#: third less time than all four.
+NAIVE_ANALYSES = ("empathyHELE", "compassionHELE")
+
+
+def naive_baseline(tmp: Path, tiny_run: Callable[[], Path]
+                   ) -> tuple[dict, Path, subprocess.CompletedProcess[str]]:
+    """The naive script (``ecgap.baseline``) with ecgap's engine on the tiny run's
+    simulated BIDS + fMRIPrep data and settings: its config, output folder and process."""
+    tiny = tiny_run()
+    config = yaml.safe_load(TINY.read_text())
+    config["second_level"]["analyses"] = [a for a in config["second_level"]["analyses"]
+                                          if a["name"] in NAIVE_ANALYSES]
+    config["second_level"]["conjunctions"] = []
+    validate_config(config, REPO / "config/schema/config.schema.yaml")
+    configfile = tmp / "config.yaml"
+    configfile.write_text(yaml.safe_dump(config))
+    out = tmp / "naive"
+    proc = BACKGROUND.run([sys.executable, "-m", "ecgap.baseline", "--root",
+                           str(tiny / "results/simulated"), "--config", str(configfile),
+                           "--out", str(out), "--engine", "ecgap"], tmp,
+                          env={**os.environ, "PYTHONPATH": str(REPO / "scripts")})
+    return config, out, proc
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The tiny simulated config run through ingest, once per test session.
-
-    ECGAP_TINY_RUN=<dir> reuses (and brings up to date) a run in that directory, which
-    makes iterating on the workflow tests fast.
-    """
-    reuse = os.environ.get("ECGAP_TINY_RUN")
-    workdir = Path(reuse) if reuse else tmp_path_factory.mktemp("tiny")
-    run_snakemake(workdir)
-    return workdir
+    """The tiny simulated config run through ingest, once per test session (started in
+    the background at collection when a collected test needs it)."""
+    return BACKGROUND.result("tiny", build_tiny_run, tiny_run_dir(tmp_path_factory))
 
 
 @pytest.fixture(scope="session")

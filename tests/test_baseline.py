@@ -4,43 +4,22 @@ its group-level cluster tables (both engines give the same maps: test_permutatio
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
-from ecgap.config import validate_config
-
-from conftest import REPO, TINY
+from conftest import BACKGROUND, NAIVE_ANALYSES, naive_baseline
 
 SPACE = "space-MNI152NLin2009cAsym"
-GROUP_ANALYSES = ("empathyHELE", "compassionHELE")
 
 
 @pytest.fixture(scope="module")
 def naive(tiny_run, tmp_path_factory):
-    """The naive script with ecgap's engine on the tiny run's simulated BIDS + fMRIPrep
-    data and settings."""
-    tmp = tmp_path_factory.mktemp("naive")
-    config = yaml.safe_load(TINY.read_text())
-    # One analysis per change period and both brain-behaviour scores (a rating change
-    # and a participants column): the group-level code paths, at a third less time.
-    config["second_level"]["analyses"] = [a for a in config["second_level"]["analyses"]
-                                          if a["name"] in GROUP_ANALYSES]
-    config["second_level"]["conjunctions"] = []
-    validate_config(config, REPO / "config/schema/config.schema.yaml")
-    configfile = tmp / "config.yaml"
-    configfile.write_text(yaml.safe_dump(config))
-    out = tmp / "naive"
-    proc = subprocess.run([sys.executable, "-m", "ecgap.baseline", "--root",
-                           str(tiny_run / "results/simulated"), "--config", str(configfile),
-                           "--out", str(out), "--engine", "ecgap"], capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(REPO / "scripts")})
+    """The naive script with ecgap's engine on the tiny run's data (conftest starts it in
+    the background as soon as the tiny run is done)."""
+    config, out, proc = BACKGROUND.result("naive", naive_baseline,
+                                          tmp_path_factory.mktemp("naive"), lambda: tiny_run)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "1 runs excluded" in proc.stdout  # the tiny study's high-motion run
     return config, out
@@ -67,7 +46,7 @@ def test_naive_group_level_equals_the_workflows(naive, tiny_run):
     config, out = naive
     analyses = [("second_level", a["name"]) for a in config["second_level"]["analyses"]]
     analyses += [("brain_behaviour", b["name"]) for b in config["brain_behaviour"]["analyses"]]
-    assert {name for stage, name in analyses if stage == "second_level"} == set(GROUP_ANALYSES)
+    assert {name for stage, name in analyses if stage == "second_level"} == set(NAIVE_ANALYSES)
     for stage, name in analyses:
         ours = pd.read_csv(tiny_run / "results" / stage / name / "clusters.tsv", sep="\t")
         theirs = pd.read_csv(out / "ecgap" / f"{name}_clusters.tsv", sep="\t")
