@@ -42,12 +42,17 @@ def paper_study(affect: int, memory: int, **kwargs) -> StudyDesign:
     return StudyDesign(study=PAPER, group_sizes=(affect, memory), **kwargs)
 
 
+def snakemake_command(workdir: Path, *args: str, configfile: Path = TINY) -> list[str]:
+    """The workflow's command line on 2 cores in ``workdir``."""
+    return [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "-d", str(workdir),
+            "--cores", "2", *args, "--configfile", str(configfile)]
+
+
 def run_snakemake(workdir: Path, *args: str, configfile: Path = TINY, check: bool = True,
                   env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run the workflow with ``workdir`` as working directory; output captured. ``env``
     adds environment variables."""
-    cmd = [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "-d", str(workdir),
-           "--cores", "2", *args, "--configfile", str(configfile)]
+    cmd = snakemake_command(workdir, *args, configfile=configfile)
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=workdir,
                           env={**os.environ, **(env or {})})
     if check and proc.returncode != 0:
@@ -64,7 +69,8 @@ class Background:
     (``pytest_collection_modifyitems``): they keep one core busy while the tiny run and
     the one-process naive script leave the other free, and the suite is shorter by about
     the time of the shorter of the two. A computation nobody collected is never started;
-    ``result`` computes one in the calling test if it was not started.
+    ``result`` computes one in the calling test if it was not started. Each computation
+    is a function of no arguments, called only if it runs.
     """
 
     def __init__(self) -> None:
@@ -72,12 +78,12 @@ class Background:
         self.futures: dict[str, Future] = {}
         self.processes: list[subprocess.Popen] = []
 
-    def submit(self, name: str, func: Callable[..., Any], *args: Any) -> None:
+    def submit(self, name: str, compute: Callable[[], Any]) -> None:
         if name not in self.futures:
-            self.futures[name] = self.pool.submit(func, *args)
+            self.futures[name] = self.pool.submit(compute)
 
-    def result(self, name: str, func: Callable[..., Any], *args: Any) -> Any:
-        self.submit(name, func, *args)
+    def result(self, name: str, compute: Callable[[], Any]) -> Any:
+        self.submit(name, compute)
         return self.futures[name].result()
 
     def run(self, cmd: list[str], cwd: Path, env: dict[str, str] | None = None
@@ -116,10 +122,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     stages = {_order(item) for item in items}
     factory = config._tmp_path_factory  # what the tmp_path_factory fixture hands out
     if stages & {2, 3}:
-        BACKGROUND.submit("tiny", build_tiny_run, tiny_run_dir(factory))
+        BACKGROUND.submit("tiny", lambda: build_tiny_run(tiny_run_dir(factory)))
     if 3 in stages:
-        BACKGROUND.submit("naive", naive_baseline, factory.mktemp("naive"),
-                          BACKGROUND.futures["tiny"].result)
+        BACKGROUND.submit("naive", lambda: naive_baseline(factory.mktemp("naive"),
+                                                          BACKGROUND.futures["tiny"].result()))
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -134,8 +140,7 @@ def tiny_run_dir(factory: pytest.TempPathFactory) -> Path:
 
 
 def build_tiny_run(workdir: Path) -> Path:
-    proc = BACKGROUND.run([str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "-d",
-                           str(workdir), "--cores", "2", "--configfile", str(TINY)], workdir)
+    proc = BACKGROUND.run(snakemake_command(workdir), workdir)
     if proc.returncode != 0:
         raise AssertionError(f"the tiny run failed ({proc.returncode}):\n"
                              f"{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
@@ -148,11 +153,10 @@ def build_tiny_run(workdir: Path) -> Path:
 NAIVE_ANALYSES = ("empathyHELE", "compassionHELE")
 
 
-def naive_baseline(tmp: Path, tiny_run: Callable[[], Path]
+def naive_baseline(tmp: Path, tiny: Path
                    ) -> tuple[dict, Path, subprocess.CompletedProcess[str]]:
     """The naive script (``ecgap.baseline``) with ecgap's engine on the tiny run's
     simulated BIDS + fMRIPrep data and settings: its config, output folder and process."""
-    tiny = tiny_run()
     config = yaml.safe_load(TINY.read_text())
     config["second_level"]["analyses"] = [a for a in config["second_level"]["analyses"]
                                           if a["name"] in NAIVE_ANALYSES]
@@ -172,7 +176,7 @@ def naive_baseline(tmp: Path, tiny_run: Callable[[], Path]
 def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny simulated config run through ingest, once per test session (started in
     the background at collection when a collected test needs it)."""
-    return BACKGROUND.result("tiny", build_tiny_run, tiny_run_dir(tmp_path_factory))
+    return BACKGROUND.result("tiny", lambda: build_tiny_run(tiny_run_dir(tmp_path_factory)))
 
 
 @pytest.fixture(scope="session")

@@ -18,8 +18,8 @@ SPACE = "space-MNI152NLin2009cAsym"
 def naive(tiny_run, tmp_path_factory):
     """The naive script with ecgap's engine on the tiny run's data (conftest starts it in
     the background as soon as the tiny run is done)."""
-    config, out, proc = BACKGROUND.result("naive", naive_baseline,
-                                          tmp_path_factory.mktemp("naive"), lambda: tiny_run)
+    config, out, proc = BACKGROUND.result(
+        "naive", lambda: naive_baseline(tmp_path_factory.mktemp("naive"), tiny_run))
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "1 runs excluded" in proc.stdout  # the tiny study's high-motion run
     return config, out
