@@ -122,6 +122,7 @@ def get_run_entities(wildcards):
 
 FIRST_LEVEL = (f"{RESULTS}/first_level/sub-{{subject}}/ses-{{session}}/"
                f"sub-{{subject}}_ses-{{session}}_task-{DATA['task']}_space-{DATA['space']}")
+FIRST_LEVEL_DESIGN = f"{FIRST_LEVEL}_design.tsv"
 FIRST_LEVEL_EFFECT = derivative_path(FIRST_LEVEL, "statmap", contrast="{contrast}", stat="effect")
 FIRST_LEVEL_CONTRASTS = list(DESIGN.first_level_contrasts(
     config["first_level"]["parametric_modulation"]))
@@ -566,13 +567,27 @@ def summary_files():
                      name=BB_ANALYSES))
 
 
+def first_level_designs(suffix):
+    """Every modelled session's design table ("tsv") or figure ("png"), in session order."""
+    return [f"{FIRST_LEVEL}_design.{suffix}".format(subject=s, session=ses)
+            for s, ses in SESSION_RUNS]
+
+
+def first_level_design_figures():
+    """first_level_designs("png"), each marked for the report with its subject and session."""
+    return [report(path, caption="../report/first_level_design.rst", category="First level",
+                   subcategory="Design matrices", labels={"subject": s, "session": ses})
+            for path, (s, ses) in zip(first_level_designs("png"), SESSION_RUNS)]
+
+
 def report_outputs():
     """Everything the report shows, built by `snakemake` before `snakemake --report`."""
     tables = expand(f"{RESULTS}/behaviour/{{table}}.html", table=BEHAVIOUR_TABLES)
     truth = ([f"{RESULTS}/second_level/truth_recovery.html"]
              if DATA["source"] == "simulate" else [])
-    return summary_files() + tables + truth + [f"{RESULTS}/report/findings.json",
-                                               f"{RESULTS}/methods.md"]
+    return (summary_files() + tables + truth + first_level_designs("png")
+            + [f"{RESULTS}/report/findings.json",
+               f"{RESULTS}/methods.md"])
 
 
 # The front page's headline numbers and methods text: read when the report is rendered

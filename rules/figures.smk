@@ -270,6 +270,27 @@ rule figure_qc:
         "../scripts/figure_qc.py"
 
 
+
+rule figure_first_level_designs:
+    input:
+        designs=first_level_designs("tsv"),
+    output:
+        figures=first_level_design_figures(),
+    params:
+        **FIGURE_PARAMS,
+    log:
+        f"{RESULTS}/logs/figure_first_level_designs.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/figure_first_level_designs.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    conda:
+        "../envs/figures.yaml"
+    script:
+        "../scripts/figure_first_level_designs.py"
+
 rule report_findings:
     input:
         summary_files(),

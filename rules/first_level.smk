@@ -63,10 +63,7 @@ rule first_level:
         qc=session_run_files(pattern=RUN_QC),
     output:
         **first_level_map_outputs(),
-        design=f"{FIRST_LEVEL}_design.tsv",
-        design_figure=report(f"{FIRST_LEVEL}_design.png", caption="../report/design.rst",
-                             category="First level", subcategory="Design matrices",
-                             labels={"subject": "{subject}", "session": "{session}"}),
+        design=FIRST_LEVEL_DESIGN,
         sidecar=f"{FIRST_LEVEL}_statmap.json",
         **first_level_report_outputs(),
     params:

@@ -6,12 +6,7 @@ from pathlib import Path
 
 sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 from nilearn.masking import intersect_masks
-from nilearn.plotting import plot_design_matrix
 
 from ecgap.first_level import (FIRST_LEVEL_STATS, NILEARN_DRIFT, GLMSpec, contrast_maps,
                                fit_first_level, first_level_output_name, high_pass_record,
@@ -52,10 +47,6 @@ def main(smk):
             save_nifti(maps[contrast][stat], smk.output[first_level_output_name(contrast, stat)])
     design = stacked_designs(model.design_matrices_, list(kept["run_id"]))
     write_tsv(design, smk.output.design)
-    with atomic_path(smk.output.design_figure, suffix=".png") as tmp:
-        ax = plot_design_matrix(model.design_matrices_[0])
-        ax.figure.savefig(tmp, dpi=100, bbox_inches="tight")
-        plt.close(ax.figure)
     ignored = sorted({t for e in raw_events for t in ignored_trial_types(e, study)})
     write_json({"SoftwareVersions": software_versions(),
                 "RepetitionTime": spec.t_r, "SliceTimeRef": spec.slice_time_ref,

@@ -136,7 +136,8 @@ def test_second_workdir_takes_simulation_and_first_level_from_the_cache(tiny_run
         lines = (proc.stdout + proc.stderr).splitlines()
         stored[workdir] = [line for line in lines if line.endswith(" to cache.")]
         linked[workdir] = [line for line in lines if line.endswith(" from cache.")]
-    per_run = 5 + 3 * len(("HE", "LE", "HEMinusLE", "meanHELE")) + 3  # sim + first level
+    # simulation (5 files) + first level (the maps, the design table and the sidecar)
+    per_run = 5 + 3 * len(("HE", "LE", "HEMinusLE", "meanHELE")) + 2
     assert len(stored[first]) == n_runs * per_run  # moved into the cache, linked back
     assert stored[second] == [] and len(linked[second]) == n_runs * per_run
     for rule in ("simulate_run", "first_level"):

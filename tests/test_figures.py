@@ -91,6 +91,21 @@ def test_save_figure_writes_every_format_and_no_temporary(tmp_path):
     assert figures.paths_for([str(p) for p in paths] + ["g.png"], "f.") == [str(p) for p in paths]
 
 
+def test_session_design_has_a_panel_per_run_with_that_runs_columns():
+    """A run's panel shows its own regressors: the spike column another run has (filled
+    with zeros when the session's designs were stacked) is not drawn in it."""
+    rng = np.random.default_rng(0)
+    one = pd.DataFrame(rng.normal(size=(20, 3)), columns=["HE", "LE", "constant"])
+    two = one.assign(scrub000=np.eye(20)[5])
+    stacked = pd.concat([one.assign(run="run-1"), two.assign(run="run-2")]).fillna(0.0)
+    fig = figures.plot_session_design(stacked)
+    assert [ax.get_title() for ax in fig.axes] == ["run-1", "run-2"]
+    ticks = [[t.get_text() for t in ax.get_xticklabels()] for ax in fig.axes]
+    assert ticks == [["HE", "LE", "constant"], ["HE", "LE", "constant", "scrub000"]]
+    assert len(figures.plot_session_design(one).axes) == 1
+    plt.close("all")
+
+
 def test_binary_union_and_networks_figure():
     affine = np.diag([4.0, 4.0, 4.0, 1.0])
     affine[:3, 3] = [-90, -126, -72]

@@ -17,10 +17,12 @@ GROUP_LEVEL = {"second_level": 4, "brain_behaviour": 2, "conjunction": 2, "roi_v
                "truth_recovery": 1, "truth_recovery_html": 1, "figure_group": 4,
                "figure_brain_behaviour": 2, "figure_conjunction": 2, "figure_networks": 1,
                "report_findings": 1, "methods": 1}
-FIRST_LEVEL = {"first_level": 54, "change_maps": 36, **GROUP_LEVEL}
+FIRST_LEVEL = {"first_level": 54, "change_maps": 36, "figure_first_level_designs": 1,
+               **GROUP_LEVEL}
 PREPROCESS = {"preprocess_run": 54, "qc_runs": 1, "figure_qc": 1, "group_mask": 1, **FIRST_LEVEL}
 FIGURES = {"figure_behaviour": 1, "figure_qc": 1, "figure_networks": 1, "figure_group": 4,
-           "figure_brain_behaviour": 2, "figure_conjunction": 2, "report_findings": 1}
+           "figure_brain_behaviour": 2, "figure_conjunction": 2,
+           "figure_first_level_designs": 1, "report_findings": 1}
 BEHAVIOUR = {"behaviour_sovt": 1, "behaviour_memory": 1, "behaviour_paper": 1,
              "behaviour_table_html": 7, "figure_behaviour": 1, "report_findings": 1,
              "methods": 1}

@@ -21,6 +21,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.colors import ListedColormap  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
+from nilearn.plotting import plot_design_matrix  # noqa: E402
 
 from ecgap.aal3 import readable_region, region_with_peak  # noqa: E402
 from ecgap.behaviour import cell_means  # noqa: E402
@@ -410,4 +411,23 @@ def plot_motion_qc(runs: pd.DataFrame, sessions: Sequence[str], fd_limit: float)
                  ha="right", fontsize=7, color=OKABE_ITO["grey"])
     axes[0].legend(frameon=False)
     fig.tight_layout()
+    return fig
+
+
+def plot_session_design(design: pd.DataFrame, run_column: str = "run") -> plt.Figure:
+    """nilearn's design-matrix plot of one session's GLM, one panel per run.
+
+    ``design`` is the session's stacked design table (one run: no ``run_column``);
+    a run's panel shows only the columns that run has, since runs are fitted with
+    their own design matrices.
+    """
+    runs = ([(None, design)] if run_column not in design
+            else list(design.groupby(run_column, sort=False)))
+    width = max(4.5, 0.16 * design.shape[1])  # room for every column's label
+    fig, axes = plt.subplots(1, len(runs), figsize=(width * len(runs), 5), squeeze=False)
+    for ax, (run, rows) in zip(axes[0], runs):
+        matrix = rows.drop(columns=run_column, errors="ignore")
+        plot_design_matrix(matrix.loc[:, (matrix != 0).any()], axes=ax)
+        if run is not None:
+            ax.set_title(run, fontsize=8)
     return fig
