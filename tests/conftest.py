@@ -7,6 +7,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
@@ -21,6 +22,7 @@ from ecgap.io import save_nifti, write_json, write_tsv
 from ecgap.simulate_behaviour import BehaviourParams, StudyDesign
 from ecgap.simulate_images import ImagingParams, simulate_run
 from ecgap.task import TaskDesign, make_task_events, n_volumes
+from preset_configs import TARGETS as PRESET_TARGETS, tiny_preset
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared" / "data"
@@ -62,13 +64,13 @@ def run_snakemake(workdir: Path, *args: str, configfile: Path = TINY, check: boo
 
 
 class Background:
-    """The session's two slow shared computations, made in a worker thread while the
-    other tests run: the tiny workflow run, then the naive baseline on its data.
+    """The session's slow shared computations, made in a worker thread while the other
+    tests run: the tiny workflow run, the naive baseline on its data, the three-group run.
 
-    The tests are ordered so that the single-threaded unit tests come first
-    (``pytest_collection_modifyitems``): they keep one core busy while the tiny run and
-    the one-process naive script leave the other free, and the suite is shorter by about
-    the time of the shorter of the two. A computation nobody collected is never started;
+    The tests are ordered (``pytest_collection_modifyitems``) so that each computation
+    overlaps tests that leave a core free: the single-threaded unit tests beside the tiny
+    run and the one-process naive script, the tiny run's tests (dry runs, SLURM polling)
+    beside the three-group run. A computation nobody collected is never started;
     ``result`` computes one in the calling test if it was not started. Each computation
     is a function of no arguments, called only if it runs.
     """
@@ -77,6 +79,8 @@ class Background:
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ecgap-background")
         self.futures: dict[str, Future] = {}
         self.processes: list[subprocess.Popen] = []
+        self.lock = threading.Lock()
+        self.stopped = False
 
     def submit(self, name: str, compute: Callable[[], Any]) -> None:
         if name not in self.futures:
@@ -88,44 +92,61 @@ class Background:
 
     def run(self, cmd: list[str], cwd: Path, env: dict[str, str] | None = None
             ) -> subprocess.CompletedProcess[str]:
-        """``subprocess.run`` that ``stop`` can kill (with its child processes)."""
-        proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, start_new_session=True)
-        self.processes.append(proc)
+        """``subprocess.run`` that ``stop`` can kill (with its child processes); after
+        ``stop``, it starts nothing."""
+        with self.lock:  # a process started while stop() kills would be waited for
+            if self.stopped:
+                raise RuntimeError("the test session has ended")
+            proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                                    stderr=subprocess.PIPE, text=True, start_new_session=True)
+            self.processes.append(proc)
         out, err = proc.communicate()
         return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
     def stop(self) -> None:
         for future in self.futures.values():
             future.cancel()
-        for proc in self.processes:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
+        with self.lock:
+            self.stopped = True
+            for proc in self.processes:
+                if proc.poll() is None:
+                    os.killpg(proc.pid, signal.SIGKILL)
         self.pool.shutdown(wait=True)
 
 
 BACKGROUND = Background()
 
 
+#: The test stages, in the order they run: unit tests, the tiny run's tests, the naive
+#: baseline's, workflow tests with runs of their own, the three-group preset run's.
+UNIT, TINY_RUN, NAIVE, OWN_RUN, THREE_GROUPS = range(5)
+
+
 def _order(item: pytest.Item) -> int:
-    """Unit tests, then workflow tests of their own, then the tiny run's, then the
-    naive baseline's (the order in which the background computations are needed)."""
+    """The stage of a test. The background computations are made in the order the stages
+    need them (the tiny run, the naive baseline, the three-group run); the tiny run's
+    tests, mostly dry runs and SLURM polling, leave a core to the three-group run."""
     if "naive" in item.fixturenames:
-        return 3
+        return NAIVE
     if "tiny_run" in item.fixturenames:
-        return 2
-    return 1 if item.get_closest_marker("workflow") else 0
+        return TINY_RUN
+    if "three_groups_run" in item.fixturenames:
+        return THREE_GROUPS
+    return OWN_RUN if item.get_closest_marker("workflow") else UNIT
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     items.sort(key=_order)  # stable: file order within each group
     stages = {_order(item) for item in items}
     factory = config._tmp_path_factory  # what the tmp_path_factory fixture hands out
-    if stages & {2, 3}:
+    if stages & {TINY_RUN, NAIVE}:
         BACKGROUND.submit("tiny", lambda: build_tiny_run(tiny_run_dir(factory)))
-    if 3 in stages:
+    if NAIVE in stages:
         BACKGROUND.submit("naive", lambda: naive_baseline(factory.mktemp("naive"),
                                                           BACKGROUND.futures["tiny"].result()))
+    if THREE_GROUPS in stages:
+        BACKGROUND.submit("three_groups", lambda: build_preset_run(
+            "three_groups", factory.mktemp("three_groups")))
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -140,11 +161,24 @@ def tiny_run_dir(factory: pytest.TempPathFactory) -> Path:
 
 
 def build_tiny_run(workdir: Path) -> Path:
-    proc = BACKGROUND.run(snakemake_command(workdir), workdir)
-    if proc.returncode != 0:
-        raise AssertionError(f"the tiny run failed ({proc.returncode}):\n"
-                             f"{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
+    _background_snakemake(workdir, configfile=TINY)
     return workdir
+
+
+def build_preset_run(name: str, workdir: Path) -> Path:
+    """A design preset at the tiny test size, run up to truth recovery and the behaviour
+    tables in ``workdir``: its results folder."""
+    configfile = workdir / "config.yaml"
+    configfile.write_text(yaml.safe_dump(tiny_preset(name)))
+    _background_snakemake(workdir, *PRESET_TARGETS, configfile=configfile)
+    return workdir / "results"
+
+
+def _background_snakemake(workdir: Path, *args: str, configfile: Path) -> None:
+    proc = BACKGROUND.run(snakemake_command(workdir, *args, configfile=configfile), workdir)
+    if proc.returncode != 0:
+        raise AssertionError(f"the run in {workdir} failed ({proc.returncode}):\n"
+                             f"{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}")
 
 
 #: The naive baseline runs one analysis per change period and both brain-behaviour
@@ -177,6 +211,14 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny simulated config run through ingest, once per test session (started in
     the background at collection when a collected test needs it)."""
     return BACKGROUND.result("tiny", lambda: build_tiny_run(tiny_run_dir(tmp_path_factory)))
+
+
+@pytest.fixture(scope="session")
+def three_groups_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The three-group preset, tiny-sized, simulated and run up to truth recovery and the
+    behaviour tables (started in the background at collection): its results folder."""
+    return BACKGROUND.result("three_groups", lambda: build_preset_run(
+        "three_groups", tmp_path_factory.mktemp("three_groups")))
 
 
 @pytest.fixture(scope="session")

@@ -12,45 +12,15 @@ import pandas as pd
 import pytest
 import yaml
 
-from conftest import REPO, run_snakemake
+from conftest import run_snakemake
 from ecgap.config import check_analyses, validate_config
 from ecgap.design import OMNIBUS
 from ecgap.regions import SALIENCE_REGIONS
-
-PRESETS = {name: REPO / "config" / f"{name}.yaml"
-           for name in ("config", "paper", "prepost", "three_groups")}
-#: Tiny-sized runs of the new presets (as tests/configs/tiny.yaml sizes the paper's):
-#: group sizes, and larger planted changes for the few subjects and volumes.
-TINY = {
-    "prepost": ({"training": 10, "control": 8}, {"delta1": 3.0}),
-    "three_groups": ({"affect": 5, "perspective": 5, "memory": 5},
-                     {"delta1": 3.5, "delta2": 3.0}),
-}
-TARGETS = ["results/second_level/truth_recovery.tsv", "results/behaviour/manova.tsv",
-           "results/behaviour/ttests.tsv", "results/behaviour/paper_comparison.tsv"]
-
-
-def _preset(name: str) -> dict:
-    return yaml.safe_load(PRESETS[name].read_text())
+from preset_configs import PRESETS, TARGETS, preset, tiny_preset
 
 
 def _design(name: str):
-    return check_analyses(validate_config(_preset(name)))
-
-
-def tiny_preset(name: str) -> dict:
-    """The preset at the tiny test size: 8 mm, 6 events per condition, 500 permutations."""
-    config = copy.deepcopy(_preset(name))
-    sizes, pct = TINY[name]
-    sim = config["simulate"]
-    sim.update(seed=7, grid_mm=8, group_sizes=sizes)
-    sim.setdefault("task", {})["videos_per_type"] = 6
-    sim["imaging"].update(region_fwhm_mm=20, noise_pct=0.5)
-    for change in sim["imaging"]["changes"]:
-        change["pct"] = pct[change["name"]]
-    config.setdefault("second_level", {}).update(n_permutations=500, cluster_forming_p=0.01)
-    config.setdefault("brain_behaviour", {})["covariates"] = []
-    return config
+    return check_analyses(validate_config(preset(name)))
 
 
 def test_each_preset_is_a_valid_design():
@@ -79,17 +49,6 @@ def test_a_preset_plans_the_jobs_of_its_design(name, jobs, tmp_path):
         if len(parts) == 2 and parts[1].isdigit():
             counts[parts[0]] = int(parts[1])
     assert {k: counts.get(k) for k in jobs} == jobs
-
-
-@pytest.fixture(scope="module")
-def three_groups_run(tmp_path_factory):
-    """The three-group preset, tiny-sized, simulated and run up to truth recovery and the
-    behaviour tables. (The pre/post preset runs once, as BIDS made elsewhere, below.)"""
-    workdir = tmp_path_factory.mktemp("three_groups")
-    configfile = workdir / "config.yaml"
-    configfile.write_text(yaml.safe_dump(tiny_preset("three_groups")))
-    run_snakemake(workdir, *TARGETS, configfile=configfile)
-    return workdir / "results"
 
 
 def _read(path: Path) -> pd.DataFrame:
