@@ -575,9 +575,10 @@ def first_level_designs(suffix):
 
 def first_level_design_figures():
     """first_level_designs("png"), each marked for the report with its subject and session."""
-    return [report(path, caption="../report/first_level_design.rst", category="First level",
+    return [report(f"{FIRST_LEVEL}_design.png".format(subject=s, session=ses),
+                   caption="../report/first_level_design.rst", category="First level",
                    subcategory="Design matrices", labels={"subject": s, "session": ses})
-            for path, (s, ses) in zip(first_level_designs("png"), SESSION_RUNS)]
+            for s, ses in SESSION_RUNS]
 
 
 def report_outputs():

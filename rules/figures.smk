@@ -270,7 +270,6 @@ rule figure_qc:
         "../scripts/figure_qc.py"
 
 
-
 rule figure_first_level_designs:
     input:
         designs=first_level_designs("tsv"),
@@ -290,6 +289,7 @@ rule figure_first_level_designs:
         "../envs/figures.yaml"
     script:
         "../scripts/figure_first_level_designs.py"
+
 
 rule report_findings:
     input:

@@ -69,8 +69,8 @@ class Background:
 
     The tests are ordered (``pytest_collection_modifyitems``) so that each computation
     overlaps tests that leave a core free: the single-threaded unit tests beside the tiny
-    run and the one-process naive script, the tiny run's tests (dry runs, SLURM polling)
-    beside the three-group run. A computation nobody collected is never started;
+    run, the tiny run's tests beside the one-process naive script and the three-group
+    run. A computation no selected test needs is never started;
     ``result`` computes one in the calling test if it was not started. Each computation
     is a function of no arguments, called only if it runs.
     """
@@ -125,7 +125,8 @@ UNIT, TINY_RUN, NAIVE, OWN_RUN, THREE_GROUPS = range(5)
 def _order(item: pytest.Item) -> int:
     """The stage of a test. The background computations are made in the order the stages
     need them (the tiny run, the naive baseline, the three-group run); the tiny run's
-    tests, mostly dry runs and SLURM polling, leave a core to the three-group run."""
+    tests (dry runs, SLURM polling, small reruns: about one core on average) run beside
+    the last two."""
     if "naive" in item.fixturenames:
         return NAIVE
     if "tiny_run" in item.fixturenames:
@@ -137,8 +138,16 @@ def _order(item: pytest.Item) -> int:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     items.sort(key=_order)  # stable: file order within each group
-    stages = {_order(item) for item in items}
-    factory = config._tmp_path_factory  # what the tmp_path_factory fixture hands out
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the background computations the selected tests need (after -k, -m and
+    --deselect have dropped tests; none for --collect-only)."""
+    if session.config.option.collectonly:
+        return
+    stages = {_order(item) for item in session.items}
+    factory = session.config._tmp_path_factory  # what the tmp_path_factory fixture hands out
+    factory.getbasetemp()  # made here, not by the worker and a test's tmp_path at once
     if stages & {TINY_RUN, NAIVE}:
         BACKGROUND.submit("tiny", lambda: build_tiny_run(tiny_run_dir(factory)))
     if NAIVE in stages:

@@ -102,7 +102,13 @@ def test_session_design_has_a_panel_per_run_with_that_runs_columns():
     assert [ax.get_title() for ax in fig.axes] == ["run-1", "run-2"]
     ticks = [[t.get_text() for t in ax.get_xticklabels()] for ax in fig.axes]
     assert ticks == [["HE", "LE", "constant"], ["HE", "LE", "constant", "scrub000"]]
-    assert len(figures.plot_session_design(one).axes) == 1
+    # a regressor that is zero everywhere (a constant rating, centred) is drawn
+    broken = stacked.assign(rating=0.0)
+    ticks = [[t.get_text() for t in ax.get_xticklabels()]
+             for ax in figures.plot_session_design(broken).axes]
+    assert all("rating" in labels for labels in ticks)
+    single = figures.plot_session_design(one.assign(rating=0.0))
+    assert [t.get_text() for t in single.axes[0].get_xticklabels()][-1] == "rating"
     plt.close("all")
 
 

@@ -21,7 +21,6 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.colors import ListedColormap  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
-from nilearn.plotting import plot_design_matrix  # noqa: E402
 
 from ecgap.aal3 import readable_region, region_with_peak  # noqa: E402
 from ecgap.behaviour import cell_means  # noqa: E402
@@ -417,17 +416,34 @@ def plot_motion_qc(runs: pd.DataFrame, sessions: Sequence[str], fd_limit: float)
 def plot_session_design(design: pd.DataFrame, run_column: str = "run") -> plt.Figure:
     """nilearn's design-matrix plot of one session's GLM, one panel per run.
 
-    ``design`` is the session's stacked design table (one run: no ``run_column``);
-    a run's panel shows only the columns that run has, since runs are fitted with
-    their own design matrices.
+    Parameters
+    ----------
+    design : pandas.DataFrame
+        The session's design table: one run's design, or the runs' designs stacked with
+        a ``run_column`` (columns a run lacks filled with zeros).
+    run_column : str
+        The column naming each row's run.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One panel per run, each with the columns of that run's own design matrix (the
+        runs are fitted with their own designs); a column that is zero in every run, a
+        broken regressor, is shown.
     """
-    runs = ([(None, design)] if run_column not in design
-            else list(design.groupby(run_column, sort=False)))
-    width = max(4.5, 0.16 * design.shape[1])  # room for every column's label
+    from nilearn.plotting import plot_design_matrix
+
+    if run_column not in design:
+        runs = [(None, design)]
+    else:
+        runs = list(design.drop(columns=run_column).groupby(design[run_column], sort=False))
+    somewhere = (design != 0).any()
+    width = max(4.5, 0.16 * max(len(rows.columns) for _, rows in runs))  # room for labels
     fig, axes = plt.subplots(1, len(runs), figsize=(width * len(runs), 5), squeeze=False)
     for ax, (run, rows) in zip(axes[0], runs):
-        matrix = rows.drop(columns=run_column, errors="ignore")
-        plot_design_matrix(matrix.loc[:, (matrix != 0).any()], axes=ax)
+        # zeros in a column non-zero in another run are the stacking's fill, not the run's
+        own = (rows != 0).any() | (run is None) | ~somewhere[rows.columns]
+        plot_design_matrix(rows.loc[:, own], axes=ax)
         if run is not None:
             ax.set_title(run, fontsize=8)
     return fig
