@@ -5,7 +5,7 @@ import pytest
 import yaml
 
 from ecgap.bench import (TITLES, demo_config, edited_threshold_config, job_summary,
-                         measured_at, partial_rerun, per_subject_components,
+                         machine_speed, measured_at, partial_rerun, per_subject_components,
                          permutation_share, planning, rerun_jobs, simulate,
                          simulation_targets, slurm_submissions, stage_of, validated_config,
                          write_summary)
@@ -119,6 +119,7 @@ def test_a_section_measured_again_replaces_only_itself_in_the_summary(tmp_path):
     assert markdown.index("## Paper-scale run") < markdown.index("## Planning")
     assert "5.6" not in markdown
     assert (summary["measured"] == measured_at()).all() and "commit" in measured_at()
+    assert (summary["reference_s"] == machine_speed()).all() and machine_speed() > 0
     write_summary({}, tmp_path, tmp_path / "benchmarks.md")
     assert (tmp_path / "benchmarks.md").read_text() == markdown
 

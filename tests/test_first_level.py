@@ -13,7 +13,8 @@ import pytest
 from nilearn.glm.first_level import make_first_level_design_matrix
 
 from ecgap.config import check_drift_model
-from ecgap.confounds import ConfoundSpec, QCLimits, motion_qc, select_confounds
+from ecgap.confounds import (ConfoundSpec, QCLimits, motion_qc, select_confounds,
+                             temporal_snr)
 from ecgap.first_level import (GLMSpec, contrast_maps, fit_first_level, high_pass_record,
                                model_events)
 from ecgap.io import InputError, read_tsv
@@ -99,6 +100,29 @@ def test_real_motion_qc_counts():
                                                    max_mean_fd=0.05))
         assert strict["excluded"] and "mean FD" in strict["reason"]
 
+
+
+def test_temporal_snr_of_a_scaled_integer_series_equals_the_scaled_floats(tmp_path):
+    """tSNR from the stored int16 values and the scale factor equals tSNR of the series
+    as nibabel scales it, inside the mask only."""
+    rng = np.random.default_rng(0)
+    series = 800 + 40 * rng.standard_normal((5, 4, 3, 30))
+    series[0, 0, 0] = 0.0  # constant voxel, inside the mask: tSNR 0, as before
+    mask = np.ones((5, 4, 3), dtype=np.uint8)
+    mask[4] = 0
+    img = nib.Nifti1Image(series, np.eye(4))
+    img.set_data_dtype(np.int16)
+    img.header.set_slope_inter(0.05, 3.0)
+    img.to_filename(tmp_path / "bold.nii.gz")
+    stored = nib.load(tmp_path / "bold.nii.gz")
+    scaled = stored.get_fdata()[mask > 0]
+    sd = scaled.std(axis=1)
+    expected = np.median(np.divide(scaled.mean(axis=1), sd, out=np.zeros_like(sd),
+                                   where=sd > 0))
+    mask_img = nib.Nifti1Image(mask, np.eye(4))
+    assert temporal_snr(stored, mask_img) == pytest.approx(expected, rel=1e-10)
+    in_memory = nib.Nifti1Image(stored.get_fdata(), np.eye(4))
+    assert temporal_snr(in_memory, mask_img) == pytest.approx(expected, rel=1e-10)
 
 def _localizer_events() -> pd.DataFrame:
     table = pd.read_csv(LOCALIZER / "paradigm_loc.csv", sep=" ", header=None,

@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
@@ -581,18 +582,44 @@ def write_summary(sections: dict[str, pd.DataFrame], out_dir: Path,
     each, under the machine) from every section file there."""
     folder = out_dir / "sections"
     for name, table in sections.items():
-        write_tsv(table.assign(section=name, measured=measured_at()),
+        write_tsv(table.assign(section=name, measured=measured_at(),
+                               reference_s=machine_speed()),
                   folder / f"{section_slug(name)}.tsv")
     tables = [pd.read_csv(path, sep="\t") for path in sorted(folder.glob("*.tsv"))]
     long = pd.concat(tables, ignore_index=True)
     write_tsv(long[["section"] + [c for c in long.columns if c != "section"]],
               out_dir / "summary.tsv")
     parts = [f"# ecgap benchmarks\n\nWritten by `make bench` (`python -m ecgap.bench`); each "
-             f"section says when and at which commit it was measured. Machine: {machine()}.\n"]
+             f"section says when and at which commit it was measured. Machine: {machine()}. "
+             "`reference_s` is the median time of a fixed single-core workload (Python, "
+             "zlib, numpy) on the machine when the section was measured: the same commit "
+             "on a machine with a larger `reference_s` takes longer in proportion.\n"]
     for table in tables:
         name = table.pop("section").iloc[0]
         parts.append(f"## {name}\n\n{table.dropna(axis=1, how='all').to_markdown(index=False)}\n")
     write_text("\n".join(parts), markdown or out_dir / "summary.md")
+
+
+def reference_workload() -> None:
+    """A fixed single-core workload of the kinds a job does: interpreted Python, zlib
+    (the compressed NIfTI files) and numpy arithmetic."""
+    total = 0
+    for i in range(2_000_000):
+        total += i % 7
+    values = np.random.default_rng(0).normal(size=2_000_000)
+    zlib.compress((values * 100).astype(np.int16).tobytes(), 1)
+    np.sort(values).cumsum().std()
+
+
+@lru_cache(maxsize=1)
+def machine_speed(repeats: int = 5) -> float:
+    """Median seconds of :func:`reference_workload`, taken once per process."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        reference_workload()
+        times.append(time.perf_counter() - start)
+    return round(float(np.median(times)), 3)
 
 
 @lru_cache(maxsize=1)

@@ -192,8 +192,20 @@ def motion_qc(raw_confounds: pd.DataFrame, scrubbed: np.ndarray,
 
 
 def temporal_snr(bold: nib.Nifti1Image, mask: nib.Nifti1Image) -> float:
-    """Median over the mask of the voxels' temporal mean / temporal sd."""
-    data = np.asarray(bold.dataobj, dtype=np.float32)[np.asarray(mask.dataobj) > 0]
-    sd = data.std(axis=1)
-    tsnr = np.divide(data.mean(axis=1), sd, out=np.zeros_like(sd), where=sd > 0)
+    """Median over the mask of the voxels' temporal mean / temporal sd.
+
+    Computed from the stored values inside the mask: a series stored as scaled integers
+    (fMRIPrep's int16, y = slope * x + inter) has mean(y) = slope * mean(x) + inter and
+    sd(y) = |slope| * sd(x), so the whole series is never scaled to floats.
+    """
+    inside = np.asarray(mask.dataobj) > 0
+    if nib.is_proxy(bold.dataobj):
+        stored = np.asanyarray(bold.dataobj.get_unscaled())
+        slope, inter = float(bold.dataobj.slope), float(bold.dataobj.inter)
+    else:
+        stored, slope, inter = np.asanyarray(bold.dataobj), 1.0, 0.0
+    data = stored[inside].astype(np.float64)
+    mean = slope * data.mean(axis=1) + inter
+    sd = abs(slope) * data.std(axis=1)
+    tsnr = np.divide(mean, sd, out=np.zeros_like(sd), where=sd > 0)
     return float(np.median(tsnr))
