@@ -130,3 +130,14 @@ def test_rules_that_cite_versions_have_every_recorded_package(rule):
     deps = yaml.safe_load(env_path.read_text())["dependencies"]
     names = {d.split("=")[0] for d in deps if isinstance(d, str)}
     assert set(RECORDED_PACKAGES) <= names, (env_path.name, set(RECORDED_PACKAGES) - names)
+
+
+def test_laptop_profile_replans_on_job_ends_not_every_second():
+    """Snakemake re-plans every rate-limit timespan, checking every ready job's inputs; at
+    its default (100/1s) that took half a core of the demo's 2. It also waits for its last
+    re-planning timer before it exits, so a long timespan would delay every short rerun."""
+    from snakemake.settings.types import MaxJobsPerTimespan
+
+    profile = yaml.safe_load((REPO / "profiles/default/config.v8+.yaml").read_text())
+    limit = MaxJobsPerTimespan.parse_choice(profile["max-jobs-per-timespan"])
+    assert 5 <= limit.timespan <= 10 and limit.max_jobs / limit.timespan >= 100
