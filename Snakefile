@@ -37,3 +37,12 @@ rule all:
     input:
         get_final_outputs(),
     default_target: True
+
+
+# The run is over: do not wait for Snakemake's next re-planning (profiles/default).
+onsuccess:
+    cancel_pending_timers()
+
+
+onerror:
+    cancel_pending_timers()

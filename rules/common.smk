@@ -12,6 +12,7 @@ from ecgap.design import (FIRST_LEVEL_STATS, GROUP_STATS,
                           SLOPE_CONTRASTS, first_level_output_name)
 from ecgap.ingest import read_participants
 from ecgap.io import InputError
+from ecgap.snake import cancel_pending_timers
 from ecgap.paper import applies_to as paper_applies_to
 from ecgap.names import change_map_names, derivative_path, truth_names
 from ecgap import __version__ as ECGAP_VERSION
