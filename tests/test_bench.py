@@ -174,3 +174,30 @@ def test_job_overhead_runs_each_rule_scripts_imports():
     assert len(scripts) >= 30 and all(path.is_file() for path in scripts.values())
     code = script_imports(scripts["change_maps"])
     assert "from ecgap.changes import change_map" in code and "main(" not in code
+
+
+def test_the_commit_stamp_ignores_the_benchmark_tables_only(tmp_path):
+    """A second bench process sees the tables the first one rewrote: those changes do
+    not make the measured code '+changes'; a change to anything else does."""
+    import subprocess
+
+    from ecgap.provenance import commit
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                       cwd=tmp_path, check=True, capture_output=True)
+
+    (tmp_path / "docs/benchmarks").mkdir(parents=True)
+    for name in ("docs/benchmarks.md", "docs/benchmarks/summary.tsv", "Snakefile"):
+        (tmp_path / name).write_text("before\n")
+    git("init", "-q")
+    git("add", "-A")
+    git("commit", "-qm", "first")
+    ignore = ("docs/benchmarks.md", "docs/benchmarks")
+    assert "+" not in commit(tmp_path, ignore)
+    (tmp_path / "docs/benchmarks.md").write_text("after\n")
+    (tmp_path / "docs/benchmarks/summary.tsv").write_text("after\n")
+    assert "+" not in commit(tmp_path, ignore)
+    assert commit(tmp_path).endswith("+changes")
+    (tmp_path / "Snakefile").write_text("after\n")
+    assert commit(tmp_path, ignore).endswith("+changes")

@@ -622,11 +622,16 @@ def machine_speed(repeats: int = 5) -> float:
     return round(float(np.median(times)), 3)
 
 
+#: What a benchmark run rewrites: their changes are not changes to the measured code.
+BENCH_OUTPUTS = ("docs/benchmarks.md", "docs/benchmarks")
+
+
 @lru_cache(maxsize=1)
 def measured_at() -> str:
     """Today and the commit, taken once per process: the sections a run writes are tracked
     files, so the work tree is no longer clean after the first."""
-    return f"{datetime.now(timezone.utc):%Y-%m-%d}, commit {commit()}"
+    return (f"{datetime.now(timezone.utc):%Y-%m-%d}, commit "
+            f"{commit(ignore=BENCH_OUTPUTS)}")
 
 
 def section_slug(name: str) -> str:

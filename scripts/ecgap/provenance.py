@@ -7,6 +7,7 @@ import platform
 import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Sequence
 
 import pandas as pd
 
@@ -17,13 +18,19 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {mem_gb:.0f} GiB, {platform.processor() or platform.machine()}"
 
 
-def commit() -> str:
-    """The repository's short commit, with '+changes' when the work tree differs."""
-    root = Path(__file__).resolve().parents[2]
+def commit(root: str | Path | None = None, ignore: Sequence[str] = ()) -> str:
+    """The repository's short commit, with '+changes' when the work tree differs.
+
+    ``ignore`` lists paths (files or folders, relative to the repository) whose changes
+    do not count: the benchmark tables that a benchmark run itself rewrites.
+    """
+    root = Path(root) if root is not None else Path(__file__).resolve().parents[2]
+    excluded = [f":(exclude){path}" for path in ignore]
     try:
         head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, text=True,
                               capture_output=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no",
+                                "--", ".", *excluded],
                                cwd=root, text=True, capture_output=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
