@@ -568,15 +568,19 @@ def summary_files():
                      name=BB_ANALYSES))
 
 
+def first_level_design(suffix, subject, session):
+    """One session's design table ("tsv") or figure ("png")."""
+    return f"{FIRST_LEVEL}_design.{suffix}".format(subject=subject, session=session)
+
+
 def first_level_designs(suffix):
     """Every modelled session's design table ("tsv") or figure ("png"), in session order."""
-    return [f"{FIRST_LEVEL}_design.{suffix}".format(subject=s, session=ses)
-            for s, ses in SESSION_RUNS]
+    return [first_level_design(suffix, s, ses) for s, ses in SESSION_RUNS]
 
 
 def first_level_design_figures():
     """first_level_designs("png"), each marked for the report with its subject and session."""
-    return [report(f"{FIRST_LEVEL}_design.png".format(subject=s, session=ses),
+    return [report(first_level_design("png", s, ses),
                    caption="../report/first_level_design.rst", category="First level",
                    subcategory="Design matrices", labels={"subject": s, "session": ses})
             for s, ses in SESSION_RUNS]

@@ -101,7 +101,6 @@ def test_real_motion_qc_counts():
         assert strict["excluded"] and "mean FD" in strict["reason"]
 
 
-
 def test_temporal_snr_of_a_scaled_integer_series_equals_the_scaled_floats(tmp_path):
     """tSNR from the stored int16 values and the scale factor equals tSNR of the series
     as nibabel scales it, inside the mask only."""
@@ -123,6 +122,21 @@ def test_temporal_snr_of_a_scaled_integer_series_equals_the_scaled_floats(tmp_pa
     assert temporal_snr(stored, mask_img) == pytest.approx(expected, rel=1e-10)
     in_memory = nib.Nifti1Image(stored.get_fdata(), np.eye(4))
     assert temporal_snr(in_memory, mask_img) == pytest.approx(expected, rel=1e-10)
+
+
+@pytest.mark.realdata
+def test_temporal_snr_of_a_real_int16_run_equals_the_float_computation():
+    bold_path = LOCALIZER / "real_data_vol_4_regions_BOLD.nii.gz"
+    if not bold_path.is_file():
+        pytest.skip(f"{bold_path} not present")
+    bold = nib.load(bold_path)
+    mask = nib.load(LOCALIZER / "real_data_vol_4_regions_mask.nii.gz")
+    data = bold.get_fdata()[np.asarray(mask.dataobj) > 0]
+    sd = data.std(axis=1)
+    expected = np.median(np.divide(data.mean(axis=1), sd, out=np.zeros_like(sd),
+                                   where=sd > 0))
+    assert expected > 1 and temporal_snr(bold, mask) == pytest.approx(expected, rel=1e-10)
+
 
 def _localizer_events() -> pd.DataFrame:
     table = pd.read_csv(LOCALIZER / "paradigm_loc.csv", sep=" ", header=None,
