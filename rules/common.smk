@@ -474,8 +474,7 @@ def get_final_outputs():
 
 # ------------------------------------------------------------------ figures and report
 
-from ecgap.methods import MethodsText
-from ecgap.report import Findings
+from ecgap.captions import Findings, report_config
 
 FIG = config["figures"]
 FIGURES = f"{RESULTS}/figures"
@@ -598,8 +597,8 @@ def report_outputs():
 
 # The front page's headline numbers and methods text: read when the report is rendered
 # (see ecgap.report).
-config["report_findings"] = Findings(f"{RESULTS}/report/findings.json")
-config["report_methods"] = MethodsText(f"{RESULTS}/methods.md")
+# Every job unpickles the config, so these come from a module without heavy imports.
+config.update(report_config(RESULTS))
 config["report_design"] = DESIGN.summary()
 #: The configuration the methods text describes (editing any of it rewrites the text).
 METHODS_SETTINGS = {key: config[key] for key in ("data", "preprocess", "first_level",

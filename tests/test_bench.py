@@ -176,6 +176,33 @@ def test_job_overhead_runs_each_rule_scripts_imports():
     assert "from ecgap.changes import change_map" in code and "main(" not in code
 
 
+def test_a_jobs_preamble_imports_no_scientific_library(tmp_path):
+    """Snakemake pickles the config into every script job; unpickling imports the module
+    of each object in it. Run one real job, keep its script, and unpickle its
+    ``snakemake`` object in a fresh process: numpy, pandas and nibabel stay unloaded."""
+    import ast
+    import re
+    import subprocess
+    import sys
+
+    from conftest import BIN, REPO, TINY
+
+    subprocess.run([str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "-d", str(tmp_path),
+                    "-c1", "results/dataset_description.json", "--configfile", str(TINY),
+                    "--skip-script-cleanup"], check=True, capture_output=True, cwd=tmp_path)
+    [script] = (tmp_path / ".snakemake/scripts").glob("*.dataset_description.py")
+    pickled = ast.literal_eval(re.search(r"pickle\.loads\((b'.*?')\);", script.read_text(),
+                                         re.S).group(1))
+    code = ("import pickle, sys\n"
+            f"snakemake = pickle.loads({pickled!r})\n"
+            "assert 'report_findings' in snakemake.config\n"
+            "print(sorted(m for m in ('numpy', 'pandas', 'nibabel', 'ecgap.report') "
+            "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=REPO / "scripts").stdout.strip()
+    assert out == "[]", out
+
+
 def test_the_commit_stamp_ignores_the_benchmark_tables_only(tmp_path):
     """A second bench process sees the tables the first one rewrote: those changes do
     not make the measured code '+changes'; a change to anything else does."""

@@ -10,7 +10,8 @@ import pytest
 
 from conftest import PAPER
 from ecgap import figures
-from ecgap.report import (Findings, cluster_sentence, fmt_p, headline_findings,
+from ecgap.captions import Findings
+from ecgap.report import (cluster_sentence, fmt_p, headline_findings,
                           manova_sentence, qc_summary, table_html)
 
 SESSIONS = ["pre", "post1", "post2"]

@@ -206,7 +206,7 @@ def test_methods_text_follows_the_configuration_and_the_run():
 
 
 def test_methods_text_for_the_report_drops_the_title(tmp_path):
-    from ecgap.methods import MethodsText
+    from ecgap.captions import MethodsText
 
     path = tmp_path / "methods.md"
     assert "written by the workflow run" in str(MethodsText(path))

@@ -15,6 +15,7 @@ import argparse
 import copy
 import json
 import os
+import pickle
 import re
 import resource
 import shutil
@@ -33,6 +34,7 @@ import pandas as pd
 import yaml
 
 from ecgap.bids import Layout, canonical_run_paths
+from ecgap.captions import report_config
 from ecgap.config import validate_config
 from ecgap.design import Design
 from ecgap.io import write_text, write_tsv
@@ -439,9 +441,11 @@ def first_level_overhead(workdir: Path, configfile: Path, subject: str = "01",
 
 
 #: What Snakemake's preamble does in every script job before the script runs: import its
-#: logger and the class of the unpickled ``snakemake`` object.
+#: logger and the class of the unpickled ``snakemake`` object, and unpickle the objects
+#: the workflow puts in the config (their modules are imported then).
 SCRIPT_PREAMBLE = ("import pickle\nfrom snakemake.logging import logger\n"
-                   "from snakemake.iocontainers import Snakemake\n")
+                   "from snakemake.iocontainers import Snakemake\n"
+                   f"pickle.loads({pickle.dumps(report_config('results'))!r})\n")
 
 
 def rule_bodies() -> dict[str, str]:

@@ -8,7 +8,6 @@ table, group-level sidecars), so the text is true of the run it sits in.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -221,20 +220,3 @@ def methods_markdown(settings: Mapping, runs: pd.DataFrame, exclusions: pd.DataF
     cited = [ref for ref in REFERENCES.values() if ref.split(",")[0] in text]
     references = "\n".join(f"- {ref}" for ref in sorted(cited))
     return (f"# Methods\n\n{text}\n\nReferences\n\n{references}\n")
-
-
-class MethodsText:
-    """results/methods.md without its title, read when the report is rendered."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
-
-    def __repr__(self) -> str:
-        return f"MethodsText({self.path!r})"
-
-    def __str__(self) -> str:
-        try:
-            text = Path(self.path).read_text()
-        except FileNotFoundError:
-            return "(results/methods.md is written by the workflow run)"
-        return text.split("\n", 1)[1].strip() if text.startswith("# ") else text

@@ -1,18 +1,13 @@
-"""Words and numbers for the HTML report: finding sentences, HTML tables, lazy captions.
+"""Words and numbers for the HTML report: finding sentences and HTML tables.
 
-Snakemake renders report captions (Jinja) with the rule's params and the config, not
-with the content of its outputs. A :class:`Findings` object in a rule's params points at
-the JSON summary the rule writes; it reads the file only when a caption asks for a key,
-which happens when the report is built, after the job ran. Its repr is the path, and
-Snakemake ignores such objects when it checks params for changes, so it never causes a
-rerun.
+The lazy caption objects (:class:`~ecgap.captions.Findings`) live in
+:mod:`ecgap.captions`, which imports only the standard library.
 """
 
 from __future__ import annotations
 
 import html
-import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -30,31 +25,6 @@ th { background: #f2f2f2; }
 td.text, th.text { text-align: left; }
 p.note { color: #555; }
 """
-
-
-class Findings(Mapping):
-    """A JSON summary read lazily, key by key (for report captions)."""
-
-    def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
-
-    def __repr__(self) -> str:
-        return f"Findings({self.path!r})"
-
-    def _data(self) -> dict[str, Any]:
-        try:
-            return json.loads(Path(self.path).read_text())
-        except FileNotFoundError:
-            return {}
-
-    def __getitem__(self, key: str) -> Any:
-        return self._data()[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data())
-
-    def __len__(self) -> int:
-        return len(self._data())
 
 
 def fmt_p(p: float) -> str:
