@@ -221,3 +221,25 @@ def test_compcor_components_equal_the_svd_of_the_residuals(shape):
     np.testing.assert_allclose(np.abs(comps), np.abs(u[:, :5]), atol=1e-8)
     assert comps.shape == (shape[0], 5)
     assert (comps[np.abs(comps).argmax(axis=0), range(5)] > 0).all()
+
+
+def test_ar1_noise_draws_the_same_numbers_a_volume_at_a_time():
+    """The noise is drawn volume by volume into float32 (no float64 copy of the whole
+    series): the same draws as one float64 array converted afterwards, bit for bit."""
+    from scipy import ndimage
+
+    from ecgap.simulate_images import _ar1_noise
+
+    mask = np.zeros((6, 7, 5), bool)
+    mask[1:5, 2:6, 1:4] = True
+    n_vols, rho = 9, 0.3
+    noise = _ar1_noise(mask, n_vols, rho, np.random.default_rng(3))
+    white = np.random.default_rng(3).standard_normal((n_vols,) + mask.shape).astype(np.float32)
+    white = ndimage.gaussian_filter(white, sigma=(0, 0.6, 0.6, 0.6))[:, mask]
+    white /= white.std()
+    expected = np.empty_like(white)
+    expected[0] = white[0]
+    for i in range(1, n_vols):
+        expected[i] = rho * expected[i - 1] + np.sqrt(1 - rho ** 2) * white[i]
+    assert noise.dtype == np.float32
+    np.testing.assert_array_equal(noise, expected)

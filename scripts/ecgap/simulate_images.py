@@ -281,7 +281,14 @@ def _ar1_series(n: int, rho: float, rng: np.random.Generator) -> np.ndarray:
 
 def _ar1_noise(mask: np.ndarray, n_vols: int, rho: float, rng: np.random.Generator) -> np.ndarray:
     """Unit-variance AR(1) noise, lightly smooth in space, shape (n_vols, n_voxels)."""
-    white = rng.standard_normal((n_vols,) + mask.shape).astype(np.float32)
+    # Drawn a volume at a time into the float32 series: the same draws as one float64
+    # array of the whole series converted afterwards, in a quarter of the time (0.5 s
+    # against 1.7-2.1 s for a 3 mm run; allocating that array was the cost).
+    white = np.empty((n_vols,) + mask.shape, dtype=np.float32)
+    volume = np.empty(mask.shape)
+    for frame in white:
+        rng.standard_normal(out=volume)
+        frame[...] = volume
     white = ndimage.gaussian_filter(white, sigma=(0, 0.6, 0.6, 0.6))[:, mask]
     white /= white.std()
     out = np.empty_like(white)
