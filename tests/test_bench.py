@@ -119,7 +119,7 @@ def test_a_section_measured_again_replaces_only_itself_in_the_summary(tmp_path):
     assert markdown.index("## Paper-scale run") < markdown.index("## Planning")
     assert "5.6" not in markdown
     assert (summary["measured"] == measured_at()).all() and "commit" in measured_at()
-    assert (summary["reference_s"] == machine_speed()).all() and machine_speed() > 0
+    assert summary["reference_s"].gt(0).all() and machine_speed(repeats=1) > 0
     write_summary({}, tmp_path, tmp_path / "benchmarks.md")
     assert (tmp_path / "benchmarks.md").read_text() == markdown
 

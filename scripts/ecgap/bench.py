@@ -585,9 +585,9 @@ def write_summary(sections: dict[str, pd.DataFrame], out_dir: Path,
     the markdown summary (``markdown``, by default ``out_dir/summary.md``; one table
     each, under the machine) from every section file there."""
     folder = out_dir / "sections"
+    speed = machine_speed() if sections else None  # right after the measurement
     for name, table in sections.items():
-        write_tsv(table.assign(section=name, measured=measured_at(),
-                               reference_s=machine_speed()),
+        write_tsv(table.assign(section=name, measured=measured_at(), reference_s=speed),
                   folder / f"{section_slug(name)}.tsv")
     tables = [pd.read_csv(path, sep="\t") for path in sorted(folder.glob("*.tsv"))]
     long = pd.concat(tables, ignore_index=True)
@@ -615,9 +615,9 @@ def reference_workload() -> None:
     np.sort(values).cumsum().std()
 
 
-@lru_cache(maxsize=1)
 def machine_speed(repeats: int = 5) -> float:
-    """Median seconds of :func:`reference_workload`, taken once per process."""
+    """Median seconds of :func:`reference_workload` (about 2 s in all), taken again for
+    each section written: a shared machine's speed drifts within one bench run."""
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
