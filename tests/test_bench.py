@@ -191,8 +191,8 @@ def test_a_jobs_preamble_imports_no_scientific_library(tmp_path):
                     "-c1", "results/dataset_description.json", "--configfile", str(TINY),
                     "--skip-script-cleanup"], check=True, capture_output=True, cwd=tmp_path)
     [script] = (tmp_path / ".snakemake/scripts").glob("*.dataset_description.py")
-    pickled = ast.literal_eval(re.search(r"pickle\.loads\((b'.*?')\);", script.read_text(),
-                                         re.S).group(1))
+    pickled = ast.literal_eval(re.search(r"pickle\.loads\((b(['\"]).*?\2)\);",
+                                         script.read_text(), re.S).group(1))
     code = ("import pickle, sys\n"
             f"snakemake = pickle.loads({pickled!r})\n"
             "assert 'report_findings' in snakemake.config\n"

@@ -233,8 +233,9 @@ def test_ar1_noise_draws_the_same_numbers_a_volume_at_a_time():
     mask = np.zeros((6, 7, 5), bool)
     mask[1:5, 2:6, 1:4] = True
     n_vols, rho = 9, 0.3
-    noise = _ar1_noise(mask, n_vols, rho, np.random.default_rng(3))
-    white = np.random.default_rng(3).standard_normal((n_vols,) + mask.shape).astype(np.float32)
+    drawn, reference = np.random.default_rng(3), np.random.default_rng(3)
+    noise = _ar1_noise(mask, n_vols, rho, drawn)
+    white = reference.standard_normal((n_vols,) + mask.shape).astype(np.float32)
     white = ndimage.gaussian_filter(white, sigma=(0, 0.6, 0.6, 0.6))[:, mask]
     white /= white.std()
     expected = np.empty_like(white)
@@ -243,3 +244,5 @@ def test_ar1_noise_draws_the_same_numbers_a_volume_at_a_time():
         expected[i] = rho * expected[i - 1] + np.sqrt(1 - rho ** 2) * white[i]
     assert noise.dtype == np.float32
     np.testing.assert_array_equal(noise, expected)
+    # the rest of the run draws from the same generator: its state must match too
+    assert drawn.random() == reference.random()

@@ -9,7 +9,7 @@ changes, so they never cause a rerun.
 The config is pickled into *every* script job, and unpickling imports the module that
 defines each object in it. This module therefore imports nothing but the standard
 library: defined in ``ecgap.report`` (pandas, nibabel), these two objects added about
-0.6 s to the start of each of the workflow's several hundred jobs.
+0.36 s to the start of each of the workflow's several hundred jobs.
 """
 
 from __future__ import annotations
