@@ -596,8 +596,7 @@ def report_outputs():
 
 
 # The front page's headline numbers and methods text: read when the report is rendered
-# (see ecgap.captions).
-# Every job unpickles the config, so these come from a module without heavy imports.
+# (see ecgap.captions: every job unpickles the config, hence a module without heavy imports).
 config.update(report_config(RESULTS))
 config["report_design"] = DESIGN.summary()
 #: The configuration the methods text describes (editing any of it rewrites the text).
