@@ -15,6 +15,7 @@ rule behaviour_sovt:
         covariates=DATA["covariates"],
         center=config["behaviour"]["center_covariates"],
         practice_column=config["behaviour"]["practice_column"],
+        library=library_version("behaviour_sovt.py"),
     log:
         f"{RESULTS}/logs/behaviour_sovt.log",
     benchmark:
@@ -40,6 +41,7 @@ rule behaviour_memory:
         design=DESIGN.as_dict("groups", "sessions", "periods", "scores"),
         covariates=DATA["covariates"],
         center=config["behaviour"]["center_covariates"],
+        library=library_version("behaviour_memory.py"),
     log:
         f"{RESULTS}/logs/behaviour_memory.log",
     benchmark:
@@ -67,6 +69,7 @@ rule behaviour_paper:
     params:
         alpha=config["behaviour"]["alpha"],
         applies=paper_applies_to(DESIGN),
+        library=library_version("behaviour_paper.py"),
     log:
         f"{RESULTS}/logs/behaviour_paper.log",
     benchmark:

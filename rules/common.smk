@@ -14,6 +14,7 @@ from ecgap.ingest import read_participants
 from ecgap.io import InputError
 from ecgap.snake import cancel_pending_timers
 from ecgap.paper import applies_to as paper_applies_to
+from ecgap.provenance import library_digest
 from ecgap.names import change_map_names, derivative_path, truth_names
 from ecgap import __version__ as ECGAP_VERSION
 from snakemake import __version__ as SNAKEMAKE_VERSION
@@ -153,6 +154,13 @@ def cached_run_label(wildcards):
     """The run a cached job belongs to, as a param: Snakemake's cache hashes the script,
     the params and the upstream jobs but not the wildcards."""
     return f"sub-{wildcards.subject}_ses-{wildcards.session}"
+
+
+def library_version(script):
+    """Every rule's ``library`` param: a digest of the ecgap modules its script runs, so
+    that editing or upgrading that code reruns the rule (Snakemake watches the script
+    alone) and the output cache never hands back maps made by other code."""
+    return library_digest(Path(workflow.basedir) / "scripts" / script)
 
 
 def check_outputs_outside_inputs():

@@ -19,6 +19,7 @@ rule conjunction:
         conjunction=lambda wc: CONJUNCTIONS[wc.conjunction],
         alpha=config["second_level"]["alpha"],
         connectivity=config["second_level"]["connectivity"],
+        library=library_version("conjunction.py"),
     log:
         f"{RESULTS}/logs/conjunction/{{conjunction}}.log",
     benchmark:

@@ -21,6 +21,7 @@ rule figure_behaviour:
         groups=DESIGN.labels(),
         findings=Findings(f"{FIGURES}/behaviour_summary.json"),
         **FIGURE_PARAMS,
+        library=library_version("figure_behaviour.py"),
     log:
         f"{RESULTS}/logs/figure_behaviour.log",
     benchmark:
@@ -44,6 +45,7 @@ rule behaviour_table_html:
     params:
         title=lambda wc: BEHAVIOUR_TABLES[wc.table][0],
         description=lambda wc: BEHAVIOUR_TABLES[wc.table][1],
+        library=library_version("table_html.py"),
     log:
         f"{RESULTS}/logs/table_html/behaviour_{{table}}.log",
     benchmark:
@@ -73,6 +75,7 @@ rule truth_recovery_html:
                     "share of the region covered, the Dice overlap of the significant map "
                     "with the planted network, and significant voxels outside every "
                     "planted region.",
+        library=library_version("table_html.py"),
     log:
         f"{RESULTS}/logs/table_html/truth_recovery.log",
     benchmark:
@@ -101,6 +104,7 @@ rule figure_networks:
         periods={p.name: p.words() for p in DESIGN.periods},
         findings=Findings(f"{FIGURES}/networks_summary.json"),
         **FIGURE_PARAMS,
+        library=library_version("figure_networks.py"),
     log:
         f"{RESULTS}/logs/figure_networks.log",
     benchmark:
@@ -142,6 +146,7 @@ rule figure_group:
         findings=lambda wc: Findings(
             f"{RESULTS}/second_level/{wc.name}/figures/summary.json"),
         **FIGURE_PARAMS,
+        library=library_version("figure_cluster_set.py"),
     log:
         f"{RESULTS}/logs/figure_group/{{name}}.log",
     benchmark:
@@ -187,6 +192,7 @@ rule figure_brain_behaviour:
         findings=lambda wc: Findings(
             f"{RESULTS}/brain_behaviour/{wc.name}/figures/summary.json"),
         **FIGURE_PARAMS,
+        library=library_version("figure_cluster_set.py"),
     log:
         f"{RESULTS}/logs/figure_brain_behaviour/{{name}}.log",
     benchmark:
@@ -224,6 +230,7 @@ rule figure_conjunction:
         findings=lambda wc: Findings(
             f"{RESULTS}/conjunctions/{wc.conjunction}/figures/summary.json"),
         **FIGURE_PARAMS,
+        library=library_version("figure_conjunction.py"),
     log:
         f"{RESULTS}/logs/figure_conjunction/{{conjunction}}.log",
     benchmark:
@@ -256,6 +263,7 @@ rule figure_qc:
         fd_limit=config["preprocess"]["max_mean_fd"],
         findings=Findings(f"{FIGURES}/qc_summary.json"),
         **FIGURE_PARAMS,
+        library=library_version("figure_qc.py"),
     log:
         f"{RESULTS}/logs/figure_qc.log",
     benchmark:
@@ -277,6 +285,7 @@ rule figure_first_level_designs:
         figures=first_level_design_figures(),
     params:
         **FIGURE_PARAMS,
+        library=library_version("figure_first_level_designs.py"),
     log:
         f"{RESULTS}/logs/figure_first_level_designs.log",
     benchmark:
@@ -300,6 +309,7 @@ rule report_findings:
         analyses=list(ANALYSES),
         conjunctions=list(CONJUNCTIONS),
         brain_behaviour=list(BB_ANALYSES),
+        library=library_version("report_findings.py"),
     log:
         f"{RESULTS}/logs/report_findings.log",
     benchmark:
@@ -325,6 +335,7 @@ rule methods:
     params:
         settings=METHODS_SETTINGS,
         snakemake_version=SNAKEMAKE_VERSION,
+        library=library_version("methods.py"),
     log:
         f"{RESULTS}/logs/methods.log",
     benchmark:

@@ -19,6 +19,7 @@ rule preprocess_run:
         scrub_min_segment=config["preprocess"]["scrub_min_segment"],
         max_scrubbed_fraction=config["preprocess"]["max_scrubbed_fraction"],
         max_mean_fd=config["preprocess"]["max_mean_fd"],
+        library=library_version("preprocess_run.py"),
     log:
         f"{RESULTS}/logs/preprocess_run/{{run_id}}.log",
     benchmark:
@@ -39,6 +40,8 @@ rule qc_runs:
     output:
         runs=f"{RESULTS}/qc/runs.tsv",
         exclusions=f"{RESULTS}/qc/exclusions.tsv",
+    params:
+        library=library_version("qc_runs.py"),
     log:
         f"{RESULTS}/logs/qc_runs.log",
     benchmark:
@@ -77,6 +80,7 @@ rule first_level:
         parametric=config["first_level"]["parametric_modulation"],
         contrasts=FIRST_LEVEL_CONTRASTS,
         model=DESIGN.as_dict("conditions", "nuisance", "contrasts", "ratings"),
+        library=library_version("first_level.py"),
     log:
         f"{RESULTS}/logs/first_level/sub-{{subject}}_ses-{{session}}.log",
     benchmark:

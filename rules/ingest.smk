@@ -21,6 +21,7 @@ rule ingest_behaviour:
         conditions={c.name: c.trial_type for c in DESIGN.conditions},
         ratings={r.name: r.column for r in DESIGN.ratings},
         memory={"scores": list(DESIGN.scores), "task": DESIGN.score_task},
+        library=library_version("ingest_behaviour.py"),
     log:
         f"{RESULTS}/logs/ingest_behaviour.log",
     benchmark:
@@ -46,6 +47,7 @@ rule ingest_run:
         tr_tolerance=DATA["tr_tolerance"],
         check_header_tr=DATA["check_header_tr"],
         conditions=[c.trial_type for c in DESIGN.conditions],
+        library=library_version("ingest_run.py"),
     log:
         f"{RESULTS}/logs/ingest_run/{{run_id}}.log",
     benchmark:
@@ -65,6 +67,8 @@ rule ingest_runs:
         run_outputs(INGEST_RUN),
     output:
         f"{RESULTS}/ingest/runs.tsv",
+    params:
+        library=library_version("ingest_runs.py"),
     log:
         f"{RESULTS}/logs/ingest_runs.log",
     benchmark:
@@ -86,6 +90,7 @@ rule dataset_description:
         version=ECGAP_VERSION,
         snakemake_version=SNAKEMAKE_VERSION,
         sources=[str(LAYOUT.bids_dir), str(LAYOUT.fmriprep_dir)],
+        library=library_version("dataset_description.py"),
     log:
         f"{RESULTS}/logs/dataset_description.log",
     benchmark:

@@ -28,6 +28,7 @@ rule brain_behaviour:
         design=DESIGN.as_dict("sessions", "periods", "conditions", "ratings"),
         score=lambda wc: BB_SCORES[wc.bb],
         inference=inference_params(),
+        library=library_version("brain_behaviour.py"),
     log:
         f"{RESULTS}/logs/brain_behaviour/{{bb}}.log",
     benchmark:

@@ -10,6 +10,7 @@ rule roi_values:
     params:
         contrasts=get_roi_contrasts,
         map_keys=ROI_MAP_KEYS,
+        library=library_version("roi_values.py"),
     log:
         f"{RESULTS}/logs/roi_values/{{stage}}_{{name}}.log",
     benchmark:

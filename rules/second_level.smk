@@ -8,6 +8,7 @@ rule change_maps:
         change_map_outputs(),
     params:
         sessions=lambda wc: DESIGN.period_sessions(wc.delta),
+        library=library_version("change_maps.py"),
     log:
         f"{RESULTS}/logs/change_maps/sub-{{subject}}_{{delta}}.log",
     benchmark:
@@ -35,6 +36,7 @@ rule group_mask:
         task=DATA["task"],
         subjects=[RUNS[r]["subject"] for r in RUN_IDS],
         fraction=config["second_level"]["mask_fraction"],
+        library=library_version("group_mask.py"),
     log:
         f"{RESULTS}/logs/group_mask.log",
     benchmark:
@@ -72,6 +74,7 @@ rule second_level:
         design=DESIGN.as_dict("groups", "group_contrasts"),
         covariates=DATA["covariates"],
         inference=get_analysis_inference,
+        library=library_version("second_level.py"),
     log:
         f"{RESULTS}/logs/second_level/{{analysis}}.log",
     benchmark:
@@ -106,6 +109,7 @@ rule truth_recovery:
                               "group_contrasts"),
         changes=SIM["imaging"]["changes"],
         connectivity=config["second_level"]["connectivity"],
+        library=library_version("truth_recovery.py"),
     log:
         f"{RESULTS}/logs/truth_recovery.log",
     benchmark:

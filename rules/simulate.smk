@@ -19,6 +19,7 @@ rule simulate_behaviour:
         simulate={k: SIM[k] for k in ("seed", "group_sizes", "n_missing_memory",
                                       "n_high_motion_runs", "task", "behaviour")},
         link=SIM["imaging"]["link"],
+        library=library_version("simulate_behaviour.py"),
     log:
         f"{RESULTS}/logs/simulate_behaviour.log",
     benchmark:
@@ -51,6 +52,7 @@ rule simulate_truth:
         grid_mm=SIM["grid_mm"],
         seed=SIM["seed"],
         design=DESIGN.as_dict("groups", "steps", "conditions"),
+        library=library_version("simulate_truth.py"),
     log:
         f"{RESULTS}/logs/simulate_truth.log",
     benchmark:
@@ -74,6 +76,7 @@ rule simulate_regressors:
         runs=[(RUNS[r]["subject"], RUNS[r]["session"]) for r in RUN_IDS],
         tr=SIM["tr"],
         design=DESIGN.as_dict("conditions", "nuisance"),
+        library=library_version("simulate_regressors.py"),
     log:
         f"{RESULTS}/logs/simulate_regressors.log",
     benchmark:
@@ -111,6 +114,7 @@ rule simulate_run:
         task=DATA["task"],
         session_index=session_index,
         design=DESIGN.as_dict("conditions", "nuisance"),
+        library=library_version("simulate_run.py"),
     log:
         f"{RESULTS}/logs/simulate_run/sub-{{subject}}_ses-{{session}}.log",
     benchmark:

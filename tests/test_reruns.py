@@ -112,13 +112,29 @@ def test_one_analysis_threshold_reruns_only_that_analysis(tiny_run, tmp_path):
         "truth_recovery_html": 1, "figure_networks": 1, "report_findings": 1, "methods": 1}
 
 
-def test_editing_a_script_reruns_its_rule_and_dependents(tiny_run, tmp_path):
+def _workflow_copy(tmp_path: Path) -> Path:
     copy = tmp_path / "workflow"
     copy.mkdir()
     for part in ("Snakefile", "rules", "scripts", "config", "report", "envs", "profiles"):
         source = REPO / part
         (shutil.copytree if source.is_dir() else shutil.copy2)(source, copy / part)
+    return copy
+
+
+def test_editing_a_script_reruns_its_rule_and_dependents(tiny_run, tmp_path):
+    copy = _workflow_copy(tmp_path)
     script = copy / "scripts/figure_qc.py"
     script.write_text(script.read_text() + "\n# an edit\n")
     assert planned_jobs(tiny_run, TINY, copy / "Snakefile") == {"figure_qc": 1,
                                                                "report_findings": 1}
+
+
+def test_editing_a_library_module_reruns_the_rules_whose_scripts_run_it(tiny_run, tmp_path):
+    """Snakemake itself watches a rule's script only; the rules' library digest makes an
+    edit of ecgap/recovery.py (run by truth_recovery's script alone) rerun that rule and
+    the page of its table."""
+    copy = _workflow_copy(tmp_path)
+    module = copy / "scripts/ecgap/recovery.py"
+    module.write_text(module.read_text() + "\n# an edit\n")
+    assert planned_jobs(tiny_run, TINY, copy / "Snakefile") == {"truth_recovery": 1,
+                                                               "truth_recovery_html": 1}

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import ast
+import hashlib
 import os
 import platform
 import subprocess
 from datetime import datetime, timezone
+from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
@@ -35,6 +38,51 @@ def commit(root: str | Path | None = None, ignore: Sequence[str] = ()) -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return head + ("+changes" if dirty else "")
+
+
+def library_modules(script: str | Path, package: str | Path | None = None) -> list[Path]:
+    """The ecgap modules a rule's script runs: the package's ``__init__``, the modules the
+    script imports and, in turn, theirs (imports inside functions included).
+
+    ``package`` is the ecgap folder whose modules count (by default this one).
+    """
+    package = Path(package) if package is not None else Path(__file__).resolve().parent
+    found = {package / "__init__.py"}
+    pending = [Path(script).resolve()]
+    while pending:
+        for name in _imported_names(pending.pop()):
+            path = package / f"{name.removeprefix('ecgap.')}.py"
+            if name.startswith("ecgap.") and path.is_file() and path not in found:
+                found.add(path)
+                pending.append(path)
+    return sorted(found)
+
+
+@lru_cache(maxsize=None)
+def _imported_names(source: Path) -> tuple[str, ...]:
+    """Dotted names the imports of a Python file may load (``from ecgap import x`` may
+    load the module ecgap.x). Cached: the workflow asks once per rule, at planning."""
+    names: list[str] = []
+    for node in ast.walk(ast.parse(source.read_bytes())):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names += [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+    return tuple(names)
+
+
+def library_digest(script: str | Path, package: str | Path | None = None) -> str:
+    """A digest of the source of the ecgap modules ``script`` runs (:func:`library_modules`).
+
+    Snakemake reruns a job when its rule's script changes, and its output cache hashes
+    that script, but neither looks at the modules the script imports: a rule carries this
+    digest as a param so that a change to the library code it runs reruns it, and a
+    cached result made by other code is not reused.
+    """
+    digest = hashlib.sha256()
+    for path in library_modules(script, package):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
 
 
 def write_table(table: pd.DataFrame, path: str | Path, description: str) -> None:

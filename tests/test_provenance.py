@@ -1,0 +1,57 @@
+"""The library digest each rule carries as a param: which modules a script runs, and
+that the digest follows their source and nothing else."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ecgap.provenance import library_digest, library_modules
+
+from conftest import REPO
+
+
+def _package(tmp_path: Path) -> tuple[Path, Path]:
+    package = tmp_path / "ecgap"
+    package.mkdir()
+    (package / "__init__.py").write_text("__version__ = '1'\n")
+    (package / "fits.py").write_text("import numpy\n\ndef fit():\n"
+                                     "    from ecgap.io import save\n    return save\n")
+    (package / "io.py").write_text("import os\n")
+    (package / "plots.py").write_text("from ecgap import io\n")
+    script = tmp_path / "rule_script.py"
+    script.write_text("import sys\nfrom ecgap import fits\nfrom ecgap.snake import run\n")
+    return package, script
+
+
+def test_a_script_runs_the_modules_it_imports_and_theirs(tmp_path):
+    package, script = _package(tmp_path)
+    # fits imports io inside a function; snake is not in this package; plots is unused.
+    assert [p.name for p in library_modules(script, package)] == ["__init__.py", "fits.py",
+                                                                  "io.py"]
+
+
+def test_the_digest_follows_the_modules_a_script_runs_and_nothing_else(tmp_path):
+    package, script = _package(tmp_path)
+    before = library_digest(script, package)
+    (package / "plots.py").write_text("from ecgap import io\nX = 1\n")
+    assert library_digest(script, package) == before
+    (package / "io.py").write_text("import os\nimport sys\n")
+    assert library_digest(script, package) != before
+
+
+def test_every_rule_with_a_script_carries_the_digest_of_that_script():
+    rules = "\n".join(path.read_text() for path in sorted((REPO / "rules").glob("*.smk")))
+    blocks = re.split(r"\n(?=rule \w+:)", rules)[1:]
+    assert len(blocks) > 25
+    for block in blocks:
+        script = re.search(r'script:\s*"\.\./scripts/(\w+\.py)"', block)
+        if script:
+            name = block.split(":")[0]
+            assert f'library=library_version("{script.group(1)}")' in block, name
+
+
+def test_the_first_level_digest_covers_the_fitting_code():
+    modules = {p.stem for p in library_modules(REPO / "scripts/first_level.py")}
+    assert {"first_level", "design", "ingest", "io", "snake"} <= modules
+    assert "second_level" not in modules
