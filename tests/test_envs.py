@@ -4,7 +4,9 @@ its script imports (conda channels are unreachable here, so the envs are not bui
 from __future__ import annotations
 
 import ast
+import platform
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -155,3 +157,44 @@ def test_pending_timers_are_cancelled():
     assert cancel_pending_timers() >= 1
     timer.join(5)
     assert not timer.is_alive() and not fired and time.perf_counter() - start < 5
+
+
+#: Run in a fresh process: a job's allocator settings must not leak into the test session.
+_MAPPED_DURING_A_JOB = """
+import ctypes, sys
+import numpy as np
+sys.path.insert(0, {scripts!r})
+from ecgap.snake import run
+
+class MallInfo(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
+        "uordblks", "fordblks", "keepcost")]
+
+libc = ctypes.CDLL(None)
+libc.mallinfo2.restype = MallInfo
+
+class Job:
+    log, rule = [], "test"
+
+def main(job):
+    before = libc.mallinfo2().hblkhd
+    data = np.ones(20_000_000)  # 160 MB
+    print((libc.mallinfo2().hblkhd - before) // 2 ** 20)
+
+{call}
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux" or platform.libc_ver()[0] != "glibc",
+                    reason="malloc settings are glibc's")
+def test_jobs_take_large_arrays_from_the_heap_they_reuse():
+    mapped = {}
+    for name, call in (("plain", "main(Job())"), ("job", "run(Job(), main)")):
+        code = _MAPPED_DURING_A_JOB.format(scripts=str(REPO / "scripts"), call=call)
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+        mapped[name] = int(proc.stdout.split()[-1])
+    # MB newly mapped for the array: without the settings glibc maps it on its own (and
+    # unmaps it when freed); in a job it comes from the heap.
+    assert mapped["plain"] >= 150 and mapped["job"] == 0, mapped

