@@ -160,7 +160,8 @@ def library_version(script):
     """Every rule's ``library`` param: a digest of the ecgap modules its script runs, so
     that editing or upgrading that code reruns the rule (Snakemake watches the script
     alone) and the output cache never hands back maps made by other code."""
-    return library_digest(Path(workflow.basedir) / "scripts" / script)
+    scripts = Path(workflow.basedir) / "scripts"
+    return library_digest(scripts / script, package=scripts / "ecgap")
 
 
 def check_outputs_outside_inputs():

@@ -42,33 +42,50 @@ def commit(root: str | Path | None = None, ignore: Sequence[str] = ()) -> str:
 
 def library_modules(script: str | Path, package: str | Path | None = None) -> list[Path]:
     """The ecgap modules a rule's script runs: the package's ``__init__``, the modules the
-    script imports and, in turn, theirs (imports inside functions included).
+    script imports and, in turn, theirs (imports inside functions and relative imports
+    included).
 
     ``package`` is the ecgap folder whose modules count (by default this one).
     """
-    package = Path(package) if package is not None else Path(__file__).resolve().parent
+    package = _package_dir(package)
     found = {package / "__init__.py"}
-    pending = [Path(script).resolve()]
+    pending = [Path(script).resolve(), package / "__init__.py"]
     while pending:
-        for name in _imported_names(pending.pop()):
-            path = package / f"{name.removeprefix('ecgap.')}.py"
-            if name.startswith("ecgap.") and path.is_file() and path not in found:
+        source = pending.pop()
+        for path in _imported_modules(source, package, source.stat().st_mtime_ns):
+            if path not in found:
                 found.add(path)
                 pending.append(path)
     return sorted(found)
 
 
 @lru_cache(maxsize=None)
-def _imported_names(source: Path) -> tuple[str, ...]:
-    """Dotted names the imports of a Python file may load (``from ecgap import x`` may
-    load the module ecgap.x). Cached: the workflow asks once per rule, at planning."""
-    names: list[str] = []
+def _imported_modules(source: Path, package: Path, mtime_ns: int) -> tuple[Path, ...]:
+    """The files of ``package`` that the imports of a Python file may load (``from ecgap
+    import x`` may load the module ecgap.x). Cached per file version: the workflow asks
+    for every rule at planning, and most rules share most modules."""
+    candidates: list[Path] = []
     for node in ast.walk(ast.parse(source.read_bytes())):
         if isinstance(node, ast.Import):
-            names += [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names += [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
-    return tuple(names)
+            candidates += [package.parent.joinpath(*a.name.split(".")) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = source.parents[node.level - 1] if node.level else package.parent
+            module = base.joinpath(*node.module.split(".")) if node.module else base
+            candidates += [module, *(module / alias.name for alias in node.names)]
+    files = [_module_file(c) for c in candidates]
+    return tuple(f for f in files if f is not None and f.is_relative_to(package))
+
+
+def _package_dir(package: str | Path | None) -> Path:
+    return Path(package).resolve() if package is not None else Path(__file__).resolve().parent
+
+
+def _module_file(base: Path) -> Path | None:
+    """The file of the module or package at ``base`` (a path without suffix), if any."""
+    for path in (base.with_name(base.name + ".py"), base / "__init__.py"):
+        if path.is_file():
+            return path
+    return None
 
 
 def library_digest(script: str | Path, package: str | Path | None = None) -> str:
@@ -81,7 +98,8 @@ def library_digest(script: str | Path, package: str | Path | None = None) -> str
     """
     digest = hashlib.sha256()
     for path in library_modules(script, package):
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+        name = path.relative_to(_package_dir(package)).as_posix()
+        digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()[:16]
 
 
