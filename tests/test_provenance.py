@@ -3,9 +3,9 @@ that the digest follows their source and nothing else."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
+from ecgap.bench import rule_bodies, rule_scripts
 from ecgap.provenance import library_digest, library_modules
 
 from conftest import REPO
@@ -51,14 +51,10 @@ def test_the_digest_follows_the_modules_a_script_runs_and_nothing_else(tmp_path)
 
 
 def test_every_rule_with_a_script_carries_the_digest_of_that_script():
-    rules = "\n".join(path.read_text() for path in sorted((REPO / "rules").glob("*.smk")))
-    blocks = re.split(r"\n(?=rule \w+:)", rules)[1:]
-    assert len(blocks) > 25
-    for block in blocks:
-        script = re.search(r'script:\s*"\.\./scripts/(\w+\.py)"', block)
-        if script:
-            name = block.split(":")[0]
-            assert f'library=library_version("{script.group(1)}")' in block, name
+    bodies, scripts = rule_bodies(), rule_scripts()
+    assert len(scripts) > 25
+    for rule, script in scripts.items():
+        assert f'library=library_version("{script.name}")' in bodies[rule], rule
 
 
 def test_the_first_level_digest_covers_the_fitting_code():
