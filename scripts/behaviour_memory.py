@@ -1,9 +1,11 @@
 """Rule behaviour_memory: the per-session scores' (memory task's) time x group MANOVA and
 paired t-tests."""
 
+import gc
 import logging
 import sys
 
+gc.disable()  # until ecgap.snake.run: see there
 sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
 
 from ecgap.behaviour import scores_manova, scores_ttests

@@ -1,8 +1,10 @@
 """Rule behaviour_paper: every statistic Klimecki et al. (2014) report, beside ours."""
 
+import gc
 import logging
 import sys
 
+gc.disable()  # until ecgap.snake.run: see there
 sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
 
 from ecgap.io import read_tsv, write_tsv

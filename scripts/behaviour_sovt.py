@@ -1,9 +1,11 @@
 """Rule behaviour_sovt: the ratings' repeated-measures MANOVA, univariate follow-ups,
 t-tests and practice correlations."""
 
+import gc
 import logging
 import sys
 
+gc.disable()  # until ecgap.snake.run: see there
 sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
 
 from ecgap.behaviour import (practice_correlations, rating_ttests, ratings_manova,

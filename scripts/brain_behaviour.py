@@ -1,8 +1,10 @@
 """Rule brain_behaviour: a change map regressed on a behavioural score within one group."""
 
+import gc
 import logging
 import sys
 
+gc.disable()  # until ecgap.snake.run: see there
 sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
 
 import nibabel as nib

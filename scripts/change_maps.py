@@ -1,8 +1,10 @@
 """Rule change_maps: one subject's change of each effect map over one change period (the
 later session's map minus the earlier one's)."""
 
+import gc
 import sys
 
+gc.disable()  # until ecgap.snake.run: see there
 sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
 
 import nibabel as nib

@@ -1,8 +1,10 @@
 """Rule conjunction: minimum-statistic conjunction at voxel FWE, and the cluster overlap."""
 
+import gc
 import logging
 import sys
 
+gc.disable()  # until ecgap.snake.run: see there
 sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
 
 import nibabel as nib

@@ -1,7 +1,9 @@
 """Rule dataset_description: results/ as a BIDS derivative dataset (GeneratedBy, sources)."""
 
+import gc
 import sys
 
+gc.disable()  # until ecgap.snake.run: see there
 sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
 
 from ecgap.io import write_json

@@ -1,7 +1,9 @@
 """Rule figure_behaviour: the paper's Figure 2A (ratings) and 2B (memory scores)."""
 
+import gc
 import sys
 
+gc.disable()  # until ecgap.snake.run: see there
 sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
 
 from ecgap.figures import memory_summary, plot_memory, plot_ratings, rating_summary, save_figure

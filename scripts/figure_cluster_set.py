@@ -2,8 +2,10 @@
 FWE-significant clusters and the z map; the cluster values (Figure 3B bars for a group
 analysis, score scatter plots for a brain-behaviour analysis); the cluster table."""
 
+import gc
 import sys
 
+gc.disable()  # until ecgap.snake.run: see there
 sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
 
 import nibabel as nib

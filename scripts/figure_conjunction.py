@@ -1,7 +1,9 @@
 """Rule figure_conjunction: the conjunction map on a glass brain and slices, and its table."""
 
+import gc
 import sys
 
+gc.disable()  # until ecgap.snake.run: see there
 sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
 
 import nibabel as nib

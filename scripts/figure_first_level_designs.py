@@ -4,9 +4,11 @@ One job for all sessions: drawing a design takes about 0.1 s, the plotting impor
 job of its own about 0.5 s (they used to be paid by each first-level job).
 """
 
+import gc
 import logging
 import sys
 
+gc.disable()  # until ecgap.snake.run: see there
 sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
 
 from ecgap.figures import plot_session_design, save_figure

@@ -1,7 +1,9 @@
 """Rule figure_networks: the paper's Figure 3A, each change period's clusters on the template."""
 
+import gc
 import sys
 
+gc.disable()  # until ecgap.snake.run: see there
 sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
 
 import nibabel as nib

@@ -1,7 +1,9 @@
 """Rule figure_qc: framewise displacement and tSNR per run, and the exclusion tables."""
 
+import gc
 import sys
 
+gc.disable()  # until ecgap.snake.run: see there
 sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
 
 from ecgap.figures import plot_motion_qc, save_figure

@@ -1,9 +1,11 @@
 """Rule first_level: fit one session's GLM over its runs; write contrast maps and design."""
 
+import gc
 import logging
 import sys
 from pathlib import Path
 
+gc.disable()  # until ecgap.snake.run: see there
 sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
 
 from nilearn.masking import intersect_masks

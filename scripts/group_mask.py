@@ -1,9 +1,11 @@
 """Rule group_mask: the voxels inside the brain masks of the runs that pass QC (in at
 least second_level.mask_fraction of the subjects), computed once for all group analyses."""
 
+import gc
 import logging
 import sys
 
+gc.disable()  # until ecgap.snake.run: see there
 sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
 
 import pandas as pd

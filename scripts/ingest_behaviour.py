@@ -1,9 +1,11 @@
 """Rule ingest_behaviour: participants, ratings and memory-score tables."""
 
+import gc
 import logging
 import sys
 from pathlib import Path
 
+gc.disable()  # until ecgap.snake.run: see there
 sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
 
 import pandas as pd

@@ -1,8 +1,10 @@
 """Rule ingest_run: validate one run's images, sidecars, confounds and events."""
 
+import gc
 import logging
 import sys
 
+gc.disable()  # until ecgap.snake.run: see there
 sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
 
 import pandas as pd

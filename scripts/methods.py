@@ -1,7 +1,9 @@
 """Rule methods: results/methods.md from the run's configuration and numbers."""
 
+import gc
 import sys
 
+gc.disable()  # until ecgap.snake.run: see there
 sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
 
 from ecgap.io import read_json, read_tsv, write_text

@@ -1,8 +1,10 @@
 """Rule preprocess_run: confound selection, scrubbing regressors and motion/tSNR QC."""
 
+import gc
 import logging
 import sys
 
+gc.disable()  # until ecgap.snake.run: see there
 sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
 
 import nibabel as nib

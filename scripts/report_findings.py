@@ -1,7 +1,9 @@
 """Rule report_findings: the headline numbers of the report's front page."""
 
+import gc
 import sys
 
+gc.disable()  # until ecgap.snake.run: see there
 sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
 
 from ecgap.io import read_json, write_json

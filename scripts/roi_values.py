@@ -1,9 +1,11 @@
 """Rule roi_values: each subject's mean effect per session and video type in every
 significant cluster of one analysis (group, conjunction or brain-behaviour)."""
 
+import gc
 import logging
 import sys
 
+gc.disable()  # until ecgap.snake.run: see there
 sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
 
 import nibabel as nib

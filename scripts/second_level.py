@@ -1,9 +1,11 @@
 """Rule second_level: one group model (the design's groups and their contrasts) with
 permutation inference."""
 
+import gc
 import logging
 import sys
 
+gc.disable()  # until ecgap.snake.run: see there
 sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
 
 import nibabel as nib

@@ -1,8 +1,10 @@
 """Rule simulate_behaviour: participants, events with ratings, memory scores, truth."""
 
+import gc
 import sys
 from pathlib import Path
 
+gc.disable()  # until ecgap.snake.run: see there
 sys.path.insert(0, snakemake.scriptdir)  # noqa: F821 (snakemake is injected)
 
 from ecgap.simulate_behaviour import BehaviourParams, study_from_config, write_behaviour_dataset

@@ -1,7 +1,9 @@
 """Rule simulate_run: fMRIPrep-style derivatives of one subject x session run."""
 
+import gc
 import sys
 
+gc.disable()  # until ecgap.snake.run: see there
 sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
 
 from ecgap.design import Design

@@ -1,7 +1,9 @@
 """Rule simulate_truth: per-subject imaging gains, planted effect maps and regions."""
 
+import gc
 import sys
 
+gc.disable()  # until ecgap.snake.run: see there
 sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
 
 from ecgap.design import Design

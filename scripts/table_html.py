@@ -1,7 +1,9 @@
 """Rule table_html: a results TSV as an HTML table for the report."""
 
+import gc
 import sys
 
+gc.disable()  # until ecgap.snake.run: see there
 sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
 
 from ecgap.io import read_tsv

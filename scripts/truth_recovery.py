@@ -1,8 +1,10 @@
 """Rule truth_recovery (simulated data only): FWE-significant clusters vs planted truth."""
 
+import gc
 import logging
 import sys
 
+gc.disable()  # until ecgap.snake.run: see there
 sys.path.insert(0, snakemake.scriptdir)  # noqa: F821
 
 import nibabel as nib

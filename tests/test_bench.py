@@ -166,14 +166,16 @@ def test_a_threshold_edit_and_its_revert_rerun_the_same_group_level_jobs(tiny_ru
     assert row["ratio_to_full_run"] == pytest.approx(row["rerun_wall_s"] / 1000.0, abs=1e-3)
 
 
-def test_job_overhead_runs_each_rule_scripts_imports():
-    from ecgap.bench import rule_scripts, script_imports
+def test_job_overhead_runs_each_rule_scripts_prologue():
+    from ecgap.bench import rule_scripts, script_prologue
 
     scripts = rule_scripts()
     assert scripts["change_maps"].name == "change_maps.py"
     assert len(scripts) >= 30 and all(path.is_file() for path in scripts.values())
-    code = script_imports(scripts["change_maps"])
+    code = script_prologue(scripts["change_maps"])
     assert "from ecgap.changes import change_map" in code and "main(" not in code
+    # the collector is paused before the imports, as in the job
+    assert code.index("gc.disable()") < code.index("from ecgap.changes")
 
 
 def test_a_jobs_preamble_imports_no_scientific_library(tmp_path):

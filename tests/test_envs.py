@@ -209,3 +209,47 @@ def test_jobs_take_large_arrays_from_the_heap_they_reuse():
     # MB newly mapped for the array: without the settings glibc maps it on its own (and
     # unmaps it when freed); in a job it comes from the heap.
     assert mapped["plain"] >= 150 and mapped["job"] == 0, mapped
+
+
+def _pauses_collector(node: ast.stmt) -> bool:
+    return (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
+            and ast.unparse(node.value) == "gc.disable()")
+
+
+@pytest.mark.parametrize("script", sorted((REPO / "scripts").glob("*.py")),
+                         ids=lambda path: path.stem)
+def test_scripts_pause_the_collector_before_loading_libraries(script):
+    """The collector is paused before the first import of anything outside the standard
+    library (ecgap.snake.run resumes it), so the imports are not walked over and over."""
+    body = ast.parse(script.read_text()).body
+    pause = next(i for i, node in enumerate(body) if _pauses_collector(node))
+    for node in body[:pause]:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) \
+                else [node.module or ""]
+            assert all(name.split(".")[0] in sys.stdlib_module_names for name in names), \
+                ast.unparse(node)
+
+
+_COLLECTOR_IN_A_JOB = """
+import gc, sys
+gc.disable()
+sys.path.insert(0, {scripts!r})
+from ecgap.snake import run
+
+class Job:
+    log, rule = [], "test"
+
+def main(job):
+    print(gc.isenabled(), gc.get_freeze_count() > 0)
+
+run(Job(), main)
+"""
+
+
+def test_a_job_resumes_the_collector_with_its_imports_frozen():
+    proc = subprocess.run([sys.executable, "-c",
+                           _COLLECTOR_IN_A_JOB.format(scripts=str(REPO / "scripts"))],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["True", "True"]
