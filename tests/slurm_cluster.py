@@ -152,6 +152,17 @@ class LocalSlurm:
         return len(re.findall(r"_slurm_rpc_submit_batch_job: JobId=\d+",
                               log.read_text() if log.exists() else ""))
 
+    def requested(self, job_id: int) -> dict[str, str]:
+        """What a job asked for: ``scontrol show job``'s fields (NumCPUs, MinMemoryNode,
+        TimeLimit, ...)."""
+        out = subprocess.run(["scontrol", "show", "job", str(job_id)], env=self.env,
+                             capture_output=True, text=True, check=True).stdout
+        return dict(re.findall(r"(\w+)=(\S+)", out))
+
+    def last_job_id(self) -> int:
+        log = (self.root / "slurmctld.log").read_text()
+        return int(re.findall(r"_slurm_rpc_submit_batch_job: JobId=(\d+)", log)[-1])
+
     def log_tail(self) -> str:
         return "\n".join((self.root / name).read_text()[-1500:]
                          for name in ("slurmctld.log", "slurmd.log")

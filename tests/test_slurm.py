@@ -1,4 +1,5 @@
-"""The workflow on a real (single-node, localhost) SLURM cluster through profiles/slurm.
+"""The workflow on a real (single-node, localhost) SLURM cluster through profiles/slurm
+(as the workflow profile, as the README says).
 
 The group level of the tiny run is forced to rerun through sbatch: the jobs must appear in
 slurmctld's log and in the plugin's per-job logs, and the outputs must equal the local
@@ -17,6 +18,7 @@ import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 import slurm_cluster
 from conftest import BIN, REPO, TINY
@@ -62,7 +64,7 @@ def test_group_level_through_slurm_equals_the_local_run(tiny_run, slurm, tmp_pat
     shutil.copytree(tiny_run, work, symlinks=True)
     before = slurm.submitted_jobs()
     cmd = [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "-d", str(work),
-           "--profile", str(REPO / "profiles/slurm"), "--configfile", str(TINY),
+           "--workflow-profile", str(REPO / "profiles/slurm"), "--configfile", str(TINY),
            "--slurm-status-command", "squeue", "--slurm-logdir", str(work / "slurm_logs"),
            *FAST_POLLING,
            "--slurm-keep-successful-logs", "--retries", "0",  # so the count is exact
@@ -96,7 +98,9 @@ def test_group_level_through_slurm_equals_the_local_run(tiny_run, slurm, tmp_pat
 
 def test_a_subjects_per_run_jobs_are_one_submission(tiny_run, slurm, tmp_path):
     """profiles/slurm groups each subject's simulation, ingest, preprocessing, first-level
-    and change-map jobs (14 here) into one sbatch job, and they give the local run's maps."""
+    and change-map jobs (14 here) into one sbatch job, and they give the local run's maps.
+    The plugin runs a group's jobs one at a time, so the submission asks for one core and
+    the memory of its largest job, not one core and one first level per session."""
     work = tmp_path / "work"
     shutil.copytree(tiny_run, work, symlinks=True)
     subjects = ("01",)
@@ -106,17 +110,20 @@ def test_a_subjects_per_run_jobs_are_one_submission(tiny_run, slurm, tmp_path):
     assert len(targets) == 2 * 4  # two change periods, four contrasts
     before = slurm.submitted_jobs()
     cmd = [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "-d", str(work),
-           "--profile", str(REPO / "profiles/slurm"), "--configfile", str(TINY),
+           "--workflow-profile", str(REPO / "profiles/slurm"), "--configfile", str(TINY),
            "--slurm-status-command", "squeue", "--slurm-logdir", str(work / "slurm_logs"),
            *FAST_POLLING,
-           "--retries", "0", "--jobs", "4",
-           "--cores", "2",  # the test cluster's node has 2 CPUs: stack the 3 sessions
-           *targets, "--forcerun", "simulate_run"]
+           "--retries", "0", "--jobs", "4", *targets, "--forcerun", "simulate_run"]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=work, env=slurm.env,
                           timeout=1800)
     assert proc.returncode == 0, (proc.stdout[-3000:] + proc.stderr[-5000:]
                                   + slurm.log_tail())
     assert slurm.submitted_jobs() - before == len(subjects)
+    request = slurm.requested(slurm.last_job_id())
+    profile = yaml.safe_load((REPO / "profiles/slurm/config.v8+.yaml").read_text())
+    grouped = [entry.split("=")[0] for entry in profile["groups"]]
+    largest = max(profile["set-resources"][rule]["mem_mb"] for rule in grouped)
+    assert request["NumCPUs"] == "1" and request["MinMemoryNode"] == f"{largest}M", request
     for rule, per_subject in (("simulate_run", 3), ("first_level", 3), ("change_maps", 2)):
         logs = work / "results/logs" / rule
         rerun = [p for p in logs.glob("sub-*.log") if p.stat().st_mtime
