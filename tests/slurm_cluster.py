@@ -146,11 +146,15 @@ class LocalSlurm:
         elif self.conf.exists():
             self.conf.unlink()
 
+    def _submitted_ids(self) -> list[int]:
+        """Ids of the batch jobs slurmctld accepted, in order, from its log."""
+        log = self.root / "slurmctld.log"
+        return [int(job) for job in re.findall(r"_slurm_rpc_submit_batch_job: JobId=(\d+)",
+                                               log.read_text() if log.exists() else "")]
+
     def submitted_jobs(self) -> int:
         """Batch jobs slurmctld accepted, from its log."""
-        log = self.root / "slurmctld.log"
-        return len(re.findall(r"_slurm_rpc_submit_batch_job: JobId=\d+",
-                              log.read_text() if log.exists() else ""))
+        return len(self._submitted_ids())
 
     def requested(self, job_id: int) -> dict[str, str]:
         """What a job asked for: ``scontrol show job``'s fields (NumCPUs, MinMemoryNode,
@@ -160,8 +164,7 @@ class LocalSlurm:
         return dict(re.findall(r"(\w+)=(\S+)", out))
 
     def last_job_id(self) -> int:
-        log = (self.root / "slurmctld.log").read_text()
-        return int(re.findall(r"_slurm_rpc_submit_batch_job: JobId=(\d+)", log)[-1])
+        return self._submitted_ids()[-1]
 
     def log_tail(self) -> str:
         return "\n".join((self.root / name).read_text()[-1500:]

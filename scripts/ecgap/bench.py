@@ -476,12 +476,8 @@ def script_prologue(script: Path) -> str:
     import ast
 
     def runs_before_work(node: ast.stmt) -> bool:
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            return True
-        return (isinstance(node, ast.Expr) and isinstance(node.value, ast.Call)
-                and isinstance(node.value.func, ast.Attribute)
-                and isinstance(node.value.func.value, ast.Name)
-                and node.value.func.value.id == "gc")
+        return (isinstance(node, (ast.Import, ast.ImportFrom))
+                or isinstance(node, ast.Expr) and ast.unparse(node).startswith("gc."))
 
     tree = ast.parse(script.read_text())
     return "\n".join(ast.unparse(node) for node in tree.body if runs_before_work(node))
