@@ -1,14 +1,19 @@
 """Benchmark helpers: planning time and SLURM resources from benchmark files."""
 
+import subprocess
+
+import nibabel as nib
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
 
-from ecgap.bench import (TITLES, demo_config, edited_threshold_config, job_summary,
+from ecgap.bench import (ONE_THREAD, TITLES, bare_first_level_command, demo_config, edited_threshold_config, job_summary,
                          machine_speed, measured_at, partial_rerun, per_subject_components,
                          permutation_share, planning, rerun_jobs, simulate,
                          simulation_targets, slurm_submissions, stage_of, validated_config,
                          write_summary)
+from ecgap.design import Design
 from ecgap.resources import as_yaml, benchmark_table, suggest
 
 from conftest import REPO, TINY
@@ -230,3 +235,23 @@ def test_the_commit_stamp_ignores_the_benchmark_tables_only(tmp_path):
     assert commit(tmp_path).endswith("+changes")
     (tmp_path / "Snakefile").write_text("after\n")
     assert commit(tmp_path, ignore).endswith("+changes")
+
+
+@pytest.mark.workflow
+def test_the_bare_nilearn_first_level_fits_the_workflows_model(tiny_run, tmp_path):
+    """The first-level row compares the workflow's job with bare nilearn computing the
+    same maps: same trial types, confounds, slice timing, GLM and float32 series."""
+    config = validated_config(TINY)
+    design = Design.of_study(config["design"])
+    subject, session, task = "02", design.sessions[1], config["data"]["task"]
+    subprocess.run(bare_first_level_command(tiny_run, config, subject, session,
+                                            str(tmp_path / "bare")),
+                   check=True, capture_output=True, env=ONE_THREAD)
+    stem = f"sub-{subject}_ses-{session}_task-{task}_space-{config['data']['space']}"
+    for contrast in design.first_level_contrasts(False):
+        for stat in ("effect", "variance", "z"):
+            ours = np.asarray(nib.load(
+                tiny_run / f"results/first_level/sub-{subject}/ses-{session}"
+                / f"{stem}_contrast-{contrast}_stat-{stat}_statmap.nii.gz").dataobj)
+            bare = np.asarray(nib.load(tmp_path / f"bare_{contrast}_{stat}.nii.gz").dataobj)
+            assert np.abs(ours - bare).max() <= 1e-5 * np.abs(ours).max(), (contrast, stat)

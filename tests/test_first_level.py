@@ -206,12 +206,9 @@ def test_scrubbed_volumes_become_outlier_regressors(run_files):
     np.testing.assert_array_equal(outliers.sum(axis=1).to_numpy() > 0, scrubbed)
 
 
-def test_reading_the_run_once_gives_nilearns_maps_bit_for_bit(tmp_path):
-    """fit_first_level hands nilearn the run's voxels read once (in_memory); the maps must
-    equal nilearn's own fit on the file names, for a BOLD stored as scaled int16 the way
-    fMRIPrep writes it."""
-    from nilearn.glm.first_level import FirstLevelModel
-
+def _block_run(tmp_path: Path, stored: type) -> tuple[Path, Path, pd.DataFrame, float]:
+    """A small BOLD run with HE blocks, stored as ``stored`` (int16: with nibabel's slope
+    and intercept, as fMRIPrep may write it), its mask and events."""
     rng = np.random.default_rng(7)
     shape, n_scans, t_r = (9, 8, 7), 80, 2.0
     signal = 500 + 20 * rng.standard_normal((*shape, n_scans))
@@ -219,23 +216,60 @@ def test_reading_the_run_once_gives_nilearns_maps_bit_for_bit(tmp_path):
                            "trial_type": ["HE", "LE"] * 4})
     signal[2:6, 2:6, 2:5] += 15 * (np.arange(n_scans) * t_r // 20 % 2 == 0)  # HE blocks
     bold_img = nib.Nifti1Image(signal.astype(np.float32), np.diag([3, 3, 3, 1]))
-    bold_img.set_data_dtype(np.int16)  # nibabel stores it with a slope and intercept
+    bold_img.set_data_dtype(stored)
     mask_img = nib.Nifti1Image(np.ones(shape, np.uint8), np.diag([3, 3, 3, 1]))
     bold, mask = tmp_path / "bold.nii.gz", tmp_path / "mask.nii.gz"
     bold_img.to_filename(bold)
     mask_img.to_filename(mask)
+    return bold, mask, events, t_r
+
+
+def _nilearns_fit(bold, mask: Path, events: pd.DataFrame, spec: GLMSpec):
+    from nilearn.glm.first_level import FirstLevelModel
+
+    return FirstLevelModel(t_r=spec.t_r, hrf_model=spec.hrf_model,
+                           drift_model=spec.drift_model, high_pass=spec.high_pass,
+                           noise_model=spec.noise_model, smoothing_fwhm=spec.smoothing_fwhm,
+                           mask_img=str(mask), minimize_memory=True,
+                           signal_scaling=0).fit(bold, events=events)
+
+
+def _maps(model) -> dict[tuple[str, str], np.ndarray]:
+    return {(expression, output): model.compute_contrast(expression,
+                                                         output_type=output).get_fdata()
+            for expression in ("HE", "HE - LE")
+            for output in ("effect_size", "effect_variance", "z_score")}
+
+
+def test_a_float32_run_gives_nilearns_maps_on_the_file_bit_for_bit(tmp_path):
+    """fit_first_level hands nilearn the run read once (bold_in_memory); for a float32
+    series the maps equal nilearn's own fit on the file names."""
+    bold, mask, events, t_r = _block_run(tmp_path, np.float32)
+    spec = GLMSpec(t_r=t_r, smoothing_fwhm=5.0)
+    ours = _maps(fit_first_level(bold, mask, events, None, spec))
+    theirs = _maps(_nilearns_fit(str(bold), mask, events, spec))
+    for key in ours:
+        np.testing.assert_array_equal(ours[key], theirs[key], err_msg=str(key))
+
+
+def test_an_int16_run_is_modelled_at_float32_precision(tmp_path):
+    """A scaled int16 series is read as float32: the maps equal nilearn's fit on that
+    float32 series bit for bit, and differ from nilearn's float64 fit of the file only at
+    float32 precision (OLS, so no AR(1) coefficient can change bins)."""
+    bold, mask, events, t_r = _block_run(tmp_path, np.int16)
     assert nib.load(bold).dataobj.slope != 1.0
     spec = GLMSpec(t_r=t_r, smoothing_fwhm=5.0)
-    ours = fit_first_level(bold, mask, events, None, spec)
-    theirs = FirstLevelModel(t_r=t_r, hrf_model=spec.hrf_model, drift_model=spec.drift_model,
-                             high_pass=spec.high_pass, noise_model=spec.noise_model,
-                             smoothing_fwhm=5.0, mask_img=str(mask), minimize_memory=True,
-                             signal_scaling=0).fit(str(bold), events=events)
-    for expression in ("HE", "HE - LE"):
-        for output in ("effect_size", "effect_variance", "z_score"):
-            np.testing.assert_array_equal(
-                ours.compute_contrast(expression, output_type=output).get_fdata(),
-                theirs.compute_contrast(expression, output_type=output).get_fdata())
+    ours = _maps(fit_first_level(bold, mask, events, None, spec))
+    stored = nib.load(bold)
+    as_float32 = nib.Nifti1Image(stored.get_fdata(dtype=np.float32), stored.affine)
+    for key, theirs in _maps(_nilearns_fit(as_float32, mask, events, spec)).items():
+        np.testing.assert_array_equal(ours[key], theirs, err_msg=str(key))
+    ols = GLMSpec(t_r=t_r, smoothing_fwhm=5.0, noise_model="ols")
+    ours = _maps(fit_first_level(bold, mask, events, None, ols))
+    for key, float64 in _maps(_nilearns_fit(str(bold), mask, events, ols)).items():
+        assert not np.array_equal(ours[key], float64)
+        np.testing.assert_allclose(ours[key], float64, rtol=1e-4, atol=5e-5,
+                                   err_msg=str(key))
 
 
 @pytest.mark.parametrize("n_vols,t_r", [(300, 2.0), (173, 2.5), (420, 0.8)])

@@ -8,8 +8,9 @@ one step after the other:
   configured video and rating trial types (fixation is the baseline), nilearn's
   ``load_confounds`` with the configured strategy plus one spike regressor per scrubbed
   volume, the configured drift (fMRIPrep's cosines by default), HRF, noise model and
-  smoothing; every run is fitted, and the sessions the motion limits exclude are left
-  out of the group analyses.
+  smoothing, the BOLD series read as float32 (as the workflow models it); every run is
+  fitted, and the sessions the motion limits exclude are left out of the group
+  analyses.
 - **Change maps** (Post1 - Pre, Post2 - Post1) and the group mask of the runs kept.
 - **Every group analysis and brain-behaviour regression** with the workflow's own
   analysis function (``ecgap.second_level.analyse_contrasts``: parametric z, permutation
@@ -94,7 +95,9 @@ def fit_run(func: Path, stem: str, events: pd.DataFrame, config: dict,
     names = study.modelled_trial_types()
     modelled = events[events["trial_type"].isin(names)].assign(
         trial_type=lambda e: e["trial_type"].map(names))
-    model.fit(str(bold), events=modelled[["onset", "duration", "trial_type"]],
+    stored = nib.load(bold)
+    series = nib.Nifti1Image(stored.get_fdata(dtype=np.float32), stored.affine)
+    model.fit(series, events=modelled[["onset", "duration", "trial_type"]],
               confounds=confounds)
     maps = {name: model.compute_contrast(expression, output_type="effect_size")
             for name, expression in study.first_level_contrasts(False).items()}

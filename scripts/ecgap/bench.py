@@ -367,17 +367,23 @@ def rerun_jobs(benchmarks: Path, since: float) -> pd.DataFrame:
 BARE_FIRST_LEVEL = """
 import json, sys, time
 start = time.perf_counter()
+import nibabel as nib
+import numpy as np
 import pandas as pd
 from nilearn.glm.first_level import FirstLevelModel
 bold, mask, events, confounds, out = sys.argv[1:6]
+settings = json.loads(sys.argv[6])
+stored = nib.load(bold)  # read as float32, as the workflow models a series
+bold = nib.Nifti1Image(stored.get_fdata(dtype=np.float32), stored.affine)
+names = settings["trial_types"]
 events = pd.read_csv(events, sep="\\t")
-events = events[["onset", "duration", "trial_type"]]
+events = events[events["trial_type"].isin(names)].assign(
+    trial_type=lambda e: e["trial_type"].map(names))[["onset", "duration", "trial_type"]]
 confounds = pd.read_csv(confounds, sep="\\t")
-model = FirstLevelModel(t_r=float(sys.argv[6]), hrf_model="spm", drift_model=None,
-                        noise_model="ar1", smoothing_fwhm=float(sys.argv[7]),
-                        mask_img=mask, minimize_memory=True, signal_scaling=0)
+model = FirstLevelModel(mask_img=mask, minimize_memory=True, signal_scaling=0,
+                        **settings["model"])
 model.fit(bold, events=events, confounds=confounds)
-for name, expression in json.loads(sys.argv[8]).items():
+for name, expression in settings["contrasts"].items():
     maps = model.compute_contrast(expression, output_type="all")
     for stat, key in (("effect", "effect_size"), ("variance", "effect_variance"),
                       ("z", "z_score")):
@@ -385,6 +391,38 @@ for name, expression in json.loads(sys.argv[8]).items():
         maps[key].to_filename(f"{out}_{name}_{stat}.nii.gz")
 print(time.perf_counter() - start)
 """
+
+
+def bare_first_level_command(workdir: Path, config: dict, subject: str, session: str,
+                             out: str) -> list[str]:
+    """The bare-nilearn script for one session of the simulated study run in
+    ``workdir``, fitting the workflow's model: its modelled trial types (the others are
+    the baseline), its confounds table (selected confounds and spike regressors), the
+    sidecar's slice timing, the configured GLM and the design's contrasts. ``config`` is
+    validated; maps go to ``<out>_<contrast>_<stat>.nii.gz``."""
+    from ecgap.first_level import NILEARN_DRIFT
+    from ecgap.ingest import slice_time_reference
+
+    design, glm = Design.of_study(config["design"]), config["first_level"]
+    data, tr = config["data"], config["simulate"]["tr"]
+    stem = f"sub-{subject}_ses-{session}_task-{data['task']}"
+    func = (workdir / "results/simulated/derivatives/fmriprep" / f"sub-{subject}"
+            / f"ses-{session}" / "func")
+    bold = func / f"{stem}_space-{data['space']}_desc-preproc_bold.nii.gz"
+    sidecar = json.loads(bold.with_name(bold.name.replace(".nii.gz", ".json")).read_text())
+    settings = {"trial_types": design.modelled_trial_types(),
+                "contrasts": design.first_level_contrasts(False),
+                "model": {"t_r": tr, "slice_time_ref": slice_time_reference(sidecar, tr),
+                          "hrf_model": glm["hrf_model"], "high_pass": glm["high_pass"],
+                          "drift_model": NILEARN_DRIFT[glm["drift_model"]],
+                          "noise_model": glm["noise_model"],
+                          "smoothing_fwhm": glm["smoothing_fwhm"] or None}}
+    return [sys.executable, "-c", BARE_FIRST_LEVEL, str(bold),
+            str(func / f"{stem}_space-{data['space']}_desc-brain_mask.nii.gz"),
+            str(workdir / "results/simulated/bids" / f"sub-{subject}" / f"ses-{session}"
+                / "func" / f"{stem}_events.tsv"),
+            str(workdir / "results/preprocess" / f"{stem}_desc-confounds_timeseries.tsv"),
+            out, json.dumps(settings)]
 
 
 #: The linear-algebra thread limits Snakemake sets for a job of ``threads: 1``.
@@ -397,22 +435,22 @@ def first_level_overhead(workdir: Path, configfile: Path, subject: str = "01",
                          session: str | None = None, repeats: int = 3) -> pd.DataFrame:
     """Item 2: the workflow's first_level job (its benchmark file: script start-up,
     validation, fit, contrasts, maps, design table and figure, sidecar) against bare
-    nilearn (a fresh Python process: imports, FirstLevelModel.fit on the same run, events
-    and selected confounds, the same four contrasts written as maps), one process each."""
-    config = yaml.safe_load(configfile.read_text())
-    design = Design.of_study(validate_config(copy.deepcopy(config))["design"])
+    nilearn (a fresh Python process: imports, FirstLevelModel.fit of the same model on
+    the same run, the same contrasts written as maps: ``bare_first_level_command``), one
+    process each."""
+    config = validate_config(yaml.safe_load(configfile.read_text()))
+    design = Design.of_study(config["design"])
     contrasts = design.first_level_contrasts(False)
     session = session or design.sessions[0]
-    task = config.get("data", {}).get("task", "sovt")
-    stem = f"sub-{subject}_ses-{session}_task-{task}"
-    func = (workdir / "results/simulated/derivatives/fmriprep" / f"sub-{subject}"
-            / f"ses-{session}" / "func")
-    space = config.get("data", {}).get("space", "MNI152NLin2009cAsym")
-    target = (f"results/first_level/sub-{subject}/ses-{session}/{stem}_space-{space}_"
-              f"contrast-{next(iter(contrasts))}_stat-effect_statmap.nii.gz")
+    stem = f"sub-{subject}_ses-{session}_task-{config['data']['task']}"
+    target = (f"results/first_level/sub-{subject}/ses-{session}/{stem}_space-"
+              f"{config['data']['space']}_contrast-{next(iter(contrasts))}"
+              "_stat-effect_statmap.nii.gz")
     bench = workdir / f"results/benchmarks/first_level/sub-{subject}_ses-{session}.tsv"
     workflow, bare = [], []
     with tempfile.TemporaryDirectory() as scratch:
+        command = bare_first_level_command(workdir, config, subject, session,
+                                           f"{scratch}/bare")
         for _ in range(repeats):
             # The target first: --forcerun takes every rule name that follows it.
             # --rerun-triggers mtime: only the forced job, whatever else changed since.
@@ -420,17 +458,7 @@ def first_level_overhead(workdir: Path, configfile: Path, subject: str = "01",
                       "--forcerun", "first_level", cores=1)
             workflow.append(float(pd.read_csv(bench, sep="\t")["s"].iloc[-1]))
             start = time.perf_counter()
-            subprocess.run([sys.executable, "-c", BARE_FIRST_LEVEL,
-                            str(func / f"{stem}_space-{space}_desc-preproc_bold.nii.gz"),
-                            str(func / f"{stem}_space-{space}_desc-brain_mask.nii.gz"),
-                            str(workdir / "results/simulated/bids" / f"sub-{subject}"
-                                / f"ses-{session}" / "func" / f"{stem}_events.tsv"),
-                            str(workdir / "results/preprocess"
-                                / f"{stem}_desc-confounds_timeseries.tsv"),
-                            f"{scratch}/bare", str(config["simulate"]["tr"]),
-                            str(config.get("first_level", {}).get("smoothing_fwhm", 6)),
-                            json.dumps(contrasts)],
-                           check=True, capture_output=True, env=ONE_THREAD)
+            subprocess.run(command, check=True, capture_output=True, env=ONE_THREAD)
             bare.append(time.perf_counter() - start)
     median_workflow, median_bare = float(np.median(workflow)), float(np.median(bare))
     return pd.DataFrame([{"run": f"sub-{subject} ses-{session}", "repeats": repeats,

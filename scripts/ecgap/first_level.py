@@ -131,21 +131,37 @@ def fit_first_level(bold: Img | Sequence[Img], mask: Img, events: pd.DataFrame |
         noise_model=spec.noise_model, smoothing_fwhm=spec.smoothing_fwhm,
         mask_img=in_memory(mask), minimize_memory=True, signal_scaling=0)
     if isinstance(bold, (list, tuple)):
-        return model.fit([in_memory(b) for b in bold], events=list(events),
+        return model.fit([bold_in_memory(b) for b in bold], events=list(events),
                          confounds=list(confounds))  # type: ignore[arg-type]
-    return model.fit(in_memory(bold), events=events, confounds=confounds)
+    return model.fit(bold_in_memory(bold), events=events, confounds=confounds)
 
 
-def in_memory(img: str | Path | nib.Nifti1Image) -> nib.Nifti1Image:
+def in_memory(img: Img) -> nib.Nifti1Image:
     """The image with its voxels read once, as nibabel scales them on reading.
 
     Given a file name, nilearn 0.13's ``FirstLevelModel`` reads and decompresses the BOLD
     series three times (the design's scan count, the masker, smoothing) and the mask again
-    for every contrast map; handing it the array instead gives bit-identical maps with a
-    third of the reading (about 2 s of a 3 mm paper-scale run's 10 s fit).
+    for every contrast map; handing it the array reads each file once.
     """
     loaded = load_img(img)
     return nib.Nifti1Image(np.asanyarray(loaded.dataobj), loaded.affine, loaded.header)
+
+
+def bold_in_memory(img: Img) -> nib.Nifti1Image:
+    """A BOLD series read once (see ``in_memory``), as 32-bit floats.
+
+    nilearn models the series at the precision of the array it is given: a float32
+    series (as fMRIPrep writes most) as float32, an integer one as float64, since
+    nibabel scales integers to float64 on reading. Reading every series as float32 fits
+    each the way nilearn fits a float32 file (bit for bit) and halves the memory and time
+    of the copies, smoothing and masking for integer ones (a 4 mm demo session: 2.4 s ->
+    1.6 s). Against the float64 fit of an int16 series, z maps differ by about 1e-5,
+    except where an AR(1) coefficient lies at the edge of nilearn's 0.01-wide bins
+    (about 1 voxel in 10 000, up to 0.04 in z).
+    """
+    loaded = load_img(img)
+    return nib.Nifti1Image(loaded.get_fdata(dtype=np.float32), loaded.affine,
+                           loaded.header)
 
 
 def contrast_maps(model: FirstLevelModel,
