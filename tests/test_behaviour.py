@@ -9,10 +9,11 @@ import pingouin as pg
 import pytest
 
 from conftest import PAPER
-from ecgap.behaviour import (cell_means, contrast_scores, design_matrix,
+from ecgap.behaviour import (contrast_scores, design_matrix,
                              practice_correlations, rating_ttests, ratings_manova,
                              scores_manova, scores_ttests, univariate_followups)
 from ecgap.paper import REPORTED, compare_with_paper
+from ecgap.ratings import cell_means
 
 SESSIONS = ["pre", "post1", "post2"]
 COVARIATES = ["age", "bdi"]

@@ -183,6 +183,24 @@ def test_job_overhead_runs_each_rule_scripts_prologue():
     assert code.index("gc.disable()") < code.index("from ecgap.changes")
 
 
+@pytest.mark.parametrize("rule", ["brain_behaviour", "figure_behaviour", "figure_group"])
+def test_jobs_that_only_reshape_ratings_load_no_statistics_library(rule):
+    """pingouin and statsmodels cost about 0.4 s of imports per job: only the behaviour
+    jobs, which run the tests, load them."""
+    import subprocess
+    import sys
+
+    from ecgap.bench import SCRIPT_PREAMBLE, rule_scripts, script_prologue
+
+    code = (SCRIPT_PREAMBLE + script_prologue(rule_scripts()[rule])
+            + "\nimport sys\nprint(sorted(m for m in ('pingouin', 'statsmodels') "
+              "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, cwd=REPO / "scripts",
+                         env={**ONE_THREAD, "PYTHONPATH": str(REPO / "scripts")})
+    assert out.stdout.strip() == "[]", out.stdout
+
+
 def test_a_jobs_preamble_imports_no_scientific_library(tmp_path):
     """Snakemake pickles the config into every script job; unpickling imports the module
     of each object in it. Run one real job, keep its script, and unpickle its

@@ -27,6 +27,7 @@ from statsmodels.multivariate.manova import MANOVA
 
 from ecgap.design import Design
 from ecgap.io import InputError
+from ecgap.ratings import cell_means, session_means
 
 INTERCEPT = "Intercept"
 #: Columns of the MANOVA and t-test tables (also of an empty one).
@@ -126,19 +127,6 @@ def multivariate_test(scores: pd.DataFrame, x: pd.DataFrame, terms: Sequence[str
                             f=float(row["F Value"]), df1=int(round(row["Num DF"])),
                             df2=int(round(row["Den DF"])), p=float(row["Pr > F"]),
                             n=len(scores), s=min(p, len(terms)), scores=p)
-
-
-def cell_means(ratings: pd.DataFrame, design: Design) -> pd.DataFrame:
-    """Subject x (rating, session, condition) table of mean ratings."""
-    names = design.rating_names
-    means = ratings.groupby(["subject", "session", "video_type"])[names].mean()
-    wide = means.unstack(["session", "video_type"])
-    wide.columns = wide.columns.set_names(["rating", "session", "video_type"])
-    missing = [(r, s, c) for r in names for s in design.sessions
-               for c in design.condition_names if (r, s, c) not in wide.columns]
-    if missing:
-        raise InputError("ratings", f"no ratings for cells {missing[:3]}")
-    return wide  # a subject lacking a session has n/a cells; the MANOVAs drop it listwise
 
 
 def condition_differences(cell: pd.DataFrame, design: Design) -> dict[str, dict[str, pd.Series]]:
@@ -278,18 +266,6 @@ def _ttest_row(test: str, group: str, measure: str, contrast: str,
             "cohen_d_type": "d_av" if paired else "d_s (pooled sd)",
             "cohen_dz": float(row["T"]) / np.sqrt(n) if paired else np.nan,
             "ci95_low": float(low), "ci95_high": float(high), "n": n}
-
-
-def session_means(wide: pd.DataFrame, condition: str | None) -> dict[str, pd.DataFrame]:
-    """Per rating: subject x session means, for one condition or averaged over all."""
-    out = {}
-    for rating in wide.columns.get_level_values("rating").unique():
-        cell = wide[rating]
-        if condition is None:
-            out[rating] = cell.T.groupby(level="session").mean().T
-        else:
-            out[rating] = cell.xs(condition, axis=1, level="video_type")
-    return out
 
 
 def _pairs(first: pd.Series, second: pd.Series) -> int:

@@ -12,7 +12,7 @@ from typing import Sequence
 
 import pandas as pd
 
-from ecgap.behaviour import cell_means, session_means
+from ecgap.ratings import cell_means, session_means
 from ecgap.design import SLOPE_CONTRASTS, Design, Score  # noqa: F401 (SLOPE_CONTRASTS re-exported)
 from ecgap.io import InputError
 

@@ -23,7 +23,7 @@ from matplotlib.colors import ListedColormap  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 from ecgap.aal3 import readable_region, region_with_peak  # noqa: E402
-from ecgap.behaviour import cell_means  # noqa: E402
+from ecgap.ratings import cell_means  # noqa: E402
 from ecgap.io import atomic_path  # noqa: E402
 from ecgap.design import Design  # noqa: E402
 
