@@ -8,11 +8,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from ecgap.bench import (ONE_THREAD, TITLES, bare_first_level_command, demo_config, edited_threshold_config, job_summary,
-                         machine_speed, measured_at, partial_rerun, per_subject_components,
-                         permutation_share, planning, rerun_jobs, simulate,
-                         simulation_targets, slurm_submissions, stage_of, validated_config,
-                         write_summary)
+from ecgap.bench import (ONE_THREAD, TITLES, bare_first_level_command, demo_config,
+                         edited_threshold_config, job_summary, machine_speed, measured_at,
+                         partial_rerun, per_subject_components, permutation_share, planning,
+                         rerun_jobs, simulate, simulation_targets, slurm_submissions, stage_of,
+                         validated_config, write_summary)
 from ecgap.design import Design
 from ecgap.resources import as_yaml, benchmark_table, suggest
 
@@ -272,4 +272,4 @@ def test_the_bare_nilearn_first_level_fits_the_workflows_model(tiny_run, tmp_pat
                 tiny_run / f"results/first_level/sub-{subject}/ses-{session}"
                 / f"{stem}_contrast-{contrast}_stat-{stat}_statmap.nii.gz").dataobj)
             bare = np.asarray(nib.load(tmp_path / f"bare_{contrast}_{stat}.nii.gz").dataobj)
-            assert np.abs(ours - bare).max() <= 1e-5 * np.abs(ours).max(), (contrast, stat)
+            np.testing.assert_array_equal(ours, bare, err_msg=f"{contrast} {stat}")

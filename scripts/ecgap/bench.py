@@ -399,11 +399,16 @@ def bare_first_level_command(workdir: Path, config: dict, subject: str, session:
     ``workdir``, fitting the workflow's model: its modelled trial types (the others are
     the baseline), its confounds table (selected confounds and spike regressors), the
     sidecar's slice timing, the configured GLM and the design's contrasts. ``config`` is
-    validated; maps go to ``<out>_<contrast>_<stat>.nii.gz``."""
+    validated; maps go to ``<out>_<contrast>_<stat>.nii.gz``.
+
+    Scope: the simulated study's layout (one run per session, the simulation's TR) and
+    no parametric modulation."""
     from ecgap.first_level import NILEARN_DRIFT
     from ecgap.ingest import slice_time_reference
 
     design, glm = Design.of_study(config["design"]), config["first_level"]
+    if glm["parametric_modulation"]:
+        raise ValueError("the bare-nilearn first level has no parametric modulation")
     data, tr = config["data"], config["simulate"]["tr"]
     stem = f"sub-{subject}_ses-{session}_task-{data['task']}"
     func = (workdir / "results/simulated/derivatives/fmriprep" / f"sub-{subject}"

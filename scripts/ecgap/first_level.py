@@ -13,6 +13,7 @@ from typing import Mapping, Sequence
 import nibabel as nib
 import numpy as np
 import pandas as pd
+from nibabel.volumeutils import apply_read_scaling
 from nilearn.glm.first_level import FirstLevelModel
 from nilearn.image import load_img
 
@@ -137,31 +138,46 @@ def fit_first_level(bold: Img | Sequence[Img], mask: Img, events: pd.DataFrame |
 
 
 def in_memory(img: Img) -> nib.Nifti1Image:
-    """The image with its voxels read once, as nibabel scales them on reading.
-
-    Given a file name, nilearn 0.13's ``FirstLevelModel`` reads and decompresses the BOLD
-    series three times (the design's scan count, the masker, smoothing) and the mask again
-    for every contrast map; handing it the array reads each file once.
-    """
+    """The image with its voxels read once, as nibabel scales them on reading (the mask:
+    given a file name, nilearn reads it again for every contrast map)."""
     loaded = load_img(img)
     return nib.Nifti1Image(np.asanyarray(loaded.dataobj), loaded.affine, loaded.header)
 
 
 def bold_in_memory(img: Img) -> nib.Nifti1Image:
-    """A BOLD series read once (see ``in_memory``), as 32-bit floats.
+    """A BOLD series read once, as 32-bit floats: the values of nibabel's
+    ``get_fdata(dtype=np.float32)``, scaled a volume at a time.
 
-    nilearn models the series at the precision of the array it is given: a float32
-    series (as fMRIPrep writes most) as float32, an integer one as float64, since
-    nibabel scales integers to float64 on reading. Reading every series as float32 fits
-    each the way nilearn fits a float32 file (bit for bit) and halves the memory and time
-    of the copies, smoothing and masking for integer ones (a 4 mm demo session: 2.4 s ->
-    1.6 s). Against the float64 fit of an int16 series, z maps differ by about 1e-5,
-    except where an AR(1) coefficient lies at the edge of nilearn's 0.01-wide bins
-    (about 1 voxel in 10 000, up to 0.04 in z).
+    Given a file name, nilearn 0.13's ``FirstLevelModel`` reads and decompresses the
+    series three times (the design's scan count, the masker, smoothing). It smooths,
+    masks and scales the series to percent signal change at the precision of the array
+    (the GLM itself runs in float64): an unscaled float32 file at float32, a scaled
+    integer file (int16 with ``scl_slope``, as fMRIPrep often writes) at float64, since
+    nibabel scales it to float64 on reading. Here every series is float32: an unscaled
+    float32 file gives nilearn's maps on the file bit for bit; a scaled integer file
+    gives z maps within about 1e-5 of them, except where a voxel's AR(1) coefficient
+    sits at the edge of one of nilearn's 0.01-wide bins (about 1 voxel in 10 000, up to
+    0.04 in z). Scaling a volume at a time never holds a float64 copy of the series.
     """
     loaded = load_img(img)
-    return nib.Nifti1Image(loaded.get_fdata(dtype=np.float32), loaded.affine,
-                           loaded.header)
+    proxy = loaded.dataobj
+    if not nib.is_proxy(proxy):
+        data = np.asarray(proxy, dtype=np.float32)
+    else:
+        raw = proxy.get_unscaled()
+        # get_fdata(dtype=np.float32) takes the scale factors as float32 when exact
+        slope, inter = (v.astype(np.float32) if np.can_cast(v, np.float32) else v
+                        for v in (np.asanyarray(proxy.slope), np.asanyarray(proxy.inter)))
+        if raw.dtype == np.float32 and slope == 1 and inter == 0:
+            data = raw
+        else:
+            data = np.empty(raw.shape, np.float32, order="F")
+            for index in np.ndindex(raw.shape[3:]):
+                volume = (..., *index)
+                data[volume] = apply_read_scaling(raw[volume], slope, inter)
+    series = nib.Nifti1Image(data, loaded.affine, loaded.header)
+    series.set_data_dtype(np.float32)
+    return series
 
 
 def contrast_maps(model: FirstLevelModel,

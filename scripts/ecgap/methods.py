@@ -115,7 +115,8 @@ def first_level_paragraph(first_level: Mapping, design: Design, versions: Mappin
         f"'{first_level['hrf_model']}' haemodynamic response function, the confounds above "
         f"and {drift}, an "
         f"{first_level['noise_model'].upper()} noise model, data read as 32-bit floats, "
-        f"scaled to percent signal change and smoothed with a {first_level['smoothing_fwhm']} mm FWHM Gaussian kernel. "
+        f"scaled to percent signal change and smoothed with a "
+        f"{first_level['smoothing_fwhm']} mm FWHM Gaussian kernel. "
         f"Contrasts against the implicit baseline (the events not modelled) gave the "
         f"effect maps {contrasts} per session.")
 
