@@ -187,7 +187,6 @@ def test_job_overhead_runs_each_rule_scripts_prologue():
 def test_jobs_that_only_reshape_ratings_load_no_statistics_library(rule):
     """pingouin and statsmodels cost about 0.4 s of imports per job: only the behaviour
     jobs, which run the tests, load them."""
-    import subprocess
     import sys
 
     from ecgap.bench import SCRIPT_PREAMBLE, rule_scripts, script_prologue

@@ -254,8 +254,8 @@ def test_a_float32_run_gives_nilearns_maps_on_the_file_bit_for_bit(tmp_path):
 
 @pytest.mark.parametrize("stored", [np.int16, np.uint8, np.float32, np.float64])
 def test_a_bold_series_is_read_as_nibabels_float32_values(tmp_path, stored):
-    """bold_in_memory scales a volume at a time; the values are get_fdata's at float32,
-    for scaled integers, floats, and an image already in memory."""
+    """bold_in_memory gives get_fdata's values at float32, for scaled integers, floats,
+    and an image already in memory."""
     bold = _block_run(tmp_path, stored)[0]
     expected = nib.load(bold).get_fdata(dtype=np.float32)
     for given in (bold, nib.load(bold), nib.Nifti1Image(nib.load(bold).get_fdata(),

@@ -13,7 +13,6 @@ from typing import Mapping, Sequence
 import nibabel as nib
 import numpy as np
 import pandas as pd
-from nibabel.volumeutils import apply_read_scaling
 from nilearn.glm.first_level import FirstLevelModel
 from nilearn.image import load_img
 
@@ -145,8 +144,7 @@ def in_memory(img: Img) -> nib.Nifti1Image:
 
 
 def bold_in_memory(img: Img) -> nib.Nifti1Image:
-    """A BOLD series read once, as 32-bit floats: the values of nibabel's
-    ``get_fdata(dtype=np.float32)``, scaled a volume at a time.
+    """A BOLD series read once, as 32-bit floats (nibabel's ``get_fdata(np.float32)``).
 
     Given a file name, nilearn 0.13's ``FirstLevelModel`` reads and decompresses the
     series three times (the design's scan count, the masker, smoothing). It smooths,
@@ -157,25 +155,12 @@ def bold_in_memory(img: Img) -> nib.Nifti1Image:
     float32 file gives nilearn's maps on the file bit for bit; a scaled integer file
     gives z maps within about 1e-5 of them, except where a voxel's AR(1) coefficient
     sits at the edge of one of nilearn's 0.01-wide bins (about 1 voxel in 10 000, up to
-    0.04 in z). Scaling a volume at a time never holds a float64 copy of the series.
+    0.04 in z). nibabel scales an integer file through a float64 copy, but the job's
+    peak comes later, in nilearn's float64 GLM arrays: scaling a volume at a time
+    changed neither peak nor time at paper scale (1252 against 1249 MB).
     """
     loaded = load_img(img)
-    proxy = loaded.dataobj
-    if not nib.is_proxy(proxy):
-        data = np.asarray(proxy, dtype=np.float32)
-    else:
-        raw = proxy.get_unscaled()
-        # get_fdata(dtype=np.float32) takes the scale factors as float32 when exact
-        slope, inter = (v.astype(np.float32) if np.can_cast(v, np.float32) else v
-                        for v in (np.asanyarray(proxy.slope), np.asanyarray(proxy.inter)))
-        if raw.dtype == np.float32 and slope == 1 and inter == 0:
-            data = raw
-        else:
-            data = np.empty(raw.shape, np.float32, order="F")
-            for index in np.ndindex(raw.shape[3:]):
-                volume = (..., *index)
-                data[volume] = apply_read_scaling(raw[volume], slope, inter)
-    series = nib.Nifti1Image(data, loaded.affine, loaded.header)
+    series = nib.Nifti1Image(loaded.get_fdata(dtype=np.float32), loaded.affine, loaded.header)
     series.set_data_dtype(np.float32)
     return series
 
